@@ -1,0 +1,16 @@
+"""Root URLs: the agent console, the portal, attachments, the API and the health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from helpdesk.health import healthz
+
+admin.site.site_header = "Helpdesk agent console"
+admin.site.site_title = "Helpdesk"
+admin.site.index_title = "Agent console"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("tickets.urls")),
+    path("healthz", healthz, name="healthz"),
+]

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class TicketsConfig(AppConfig):
+    """The ticket domain: organizations, tickets, conversation, attachments, audit trail, agent console."""
+
+    name = "tickets"
+    verbose_name = "Tickets"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from tickets.agents import ensure_agents_group
+
+        post_migrate.connect(ensure_agents_group, sender=self)

@@ -1,0 +1,57 @@
+"""Customer organizations and their people (requesters and organization admins)."""
+
+from zoneinfo import ZoneInfo
+
+import pytz
+from django.conf import settings
+from django.db import models
+
+# pytz's curated list makes a sensible drop-down; the value stored is an IANA name used with zoneinfo.
+TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in pytz.common_timezones]
+DEFAULT_TIMEZONE = "America/Los_Angeles"
+
+
+class Organization(models.Model):
+    """A customer company. Its people see the organization's tickets according to their role."""
+
+    name = models.CharField(max_length=200, unique=True)
+    timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default=DEFAULT_TIMEZONE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zoneinfo(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Membership(models.Model):
+    """Makes a user a customer of one organization, as a requester or an organization admin."""
+
+    class Role(models.TextChoices):
+        REQUESTER = "requester", "Requester"
+        ADMIN = "admin", "Organization admin"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REQUESTER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["requester", "admin"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN

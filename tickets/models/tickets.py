@@ -1,0 +1,192 @@
+"""The ticket, its structured intake and its interview context."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from .choices import (
+    OPEN_STATUSES,
+    AffectedRole,
+    Channel,
+    ImpactScope,
+    Occurrence,
+    Severity,
+    Status,
+)
+from .organizations import Organization
+
+REFERENCE_PREFIX = "HD-"
+_REFERENCE_RE = re.compile(r"^\s*(?:HD-?)?(\d{1,18})\s*$", re.IGNORECASE)
+
+
+def parse_reference(value: str) -> int | None:
+    """The ticket id in a reference such as ``HD-1042`` (or a bare ``1042``); None if it is not one."""
+    match = _REFERENCE_RE.match(value or "")
+    return int(match.group(1)) if match else None
+
+
+class TicketQuerySet(models.QuerySet):
+    def open(self) -> TicketQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def visible_to(self, user) -> TicketQuerySet:
+        """Agents see every ticket; organization admins their organization's; requesters their own."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_staff:
+            return self
+        membership = getattr(user, "membership", None)
+        if membership is None:
+            return self.none()
+        if membership.is_admin:
+            return self.filter(organization_id=membership.organization_id)
+        return self.filter(requester=user, organization_id=membership.organization_id)
+
+    def by_reference(self, reference: str) -> TicketQuerySet:
+        ticket_id = parse_reference(reference)
+        return self.filter(pk=ticket_id) if ticket_id is not None else self.none()
+
+    def in_queue_order(self) -> TicketQuerySet:
+        """S1 first, then the oldest."""
+        return self.order_by("severity", "created_at", "pk")
+
+    def with_list_relations(self) -> TicketQuerySet:
+        return self.select_related("organization", "requester", "assignee")
+
+
+class Ticket(models.Model):
+    """A customer's request, with the intake the support FAQ asks for."""
+
+    subject = models.CharField(max_length=200)
+    description = models.TextField()
+    severity = models.CharField(max_length=2, choices=Severity.choices, default=Severity.S3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
+
+    # The composite indexes below start with these columns, so the foreign keys need none of their own.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tickets", db_index=False
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+        db_index=False,
+        limit_choices_to={"is_staff": True, "is_active": True},
+    )
+
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    # Who is affected, and how widely.
+    affected_role = models.CharField(max_length=16, choices=AffectedRole.choices, blank=True)
+    impact_scope = models.CharField(max_length=24, choices=ImpactScope.choices, blank=True)
+    # What and where.
+    product_area = models.CharField("product section", max_length=120, blank=True)
+    feature = models.CharField(max_length=200, blank=True)
+    error_message = models.TextField(blank=True)
+    # When.
+    occurrence = models.CharField(max_length=16, choices=Occurrence.choices, blank=True)
+    started_at = models.DateTimeField("started at", null=True, blank=True)
+    # Why (feature questions and requests).
+    reason = models.TextField("why", blank=True)
+    # Interview context (the candidates are rows of Candidate).
+    interview_interviewers = models.JSONField("interviewers", default=list, blank=True)
+    interview_position = models.CharField("position", max_length=200, blank=True)
+    interview_template_name = models.CharField("interview template", max_length=200, blank=True)
+    interview_template_changes = models.TextField("template modifications", blank=True)
+    interview_starts_at = models.DateTimeField("interviews from", null=True, blank=True)
+    interview_ends_at = models.DateTimeField("interviews until", null=True, blank=True)
+
+    objects = TicketQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["severity", "created_at", "pk"]
+        indexes = [
+            # The work queue: open tickets, S1 first, then the oldest.
+            models.Index(
+                fields=["severity", "created_at"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_queue",
+            ),
+            models.Index(
+                fields=["status", "severity", "created_at"],
+                name="ticket_status_sev_created",
+            ),
+            models.Index(
+                fields=["organization", "status", "created_at"],
+                name="ticket_org_status_created",
+            ),
+            models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["channel", "created_at"], name="ticket_channel_created"),
+            models.Index(fields=["created_at"], name="ticket_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(severity__in=Severity.values), name="ticket_severity_valid"),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="ticket_status_valid"),
+            models.CheckConstraint(condition=Q(channel__in=Channel.values), name="ticket_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(interview_starts_at__isnull=True)
+                | Q(interview_ends_at__isnull=True)
+                | Q(interview_ends_at__gte=models.F("interview_starts_at")),
+                name="ticket_interview_range_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    def clean(self) -> None:
+        if (
+            self.interview_starts_at
+            and self.interview_ends_at
+            and self.interview_ends_at < self.interview_starts_at
+        ):
+            raise ValidationError(
+                {"interview_ends_at": "The end of the interview range is before its start."}
+            )
+
+    @property
+    def reference(self) -> str:
+        return f"{REFERENCE_PREFIX}{self.pk}" if self.pk else ""
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def severity_definition(self) -> str:
+        return Severity(self.severity).definition
+
+
+class Candidate(models.Model):
+    """A candidate whose interview the ticket is about."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="candidates")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["email"], name="candidate_email")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name="", email=""), name="candidate_name_or_email"),
+        ]
+
+    def __str__(self) -> str:
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.name or self.email

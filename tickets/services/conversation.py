@@ -1,0 +1,155 @@
+"""Services for the conversation: public replies, internal notes and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import tasks
+from tickets.attachments import CheckedFile, check_uploads
+from tickets.events import event_record
+from tickets.locks import ticket_lock
+from tickets.models import Attachment, Channel, Event, Message, Status, Ticket
+from tickets.permissions import can_view_ticket, is_agent, require_agent
+from tickets.services.side_effects import after_commit
+from tickets.services.tickets import _set_status
+
+#: A customer writing on a ticket in these statuses reopens it.
+_REOPENED_BY_CUSTOMER_REPLY = (Status.PENDING, Status.RESOLVED)
+
+
+def ticket_reply(
+    *,
+    ticket: Ticket,
+    author,
+    body: str,
+    channel: str | None = None,
+    attachments: Iterable = (),
+    at: datetime | None = None,
+) -> Message:
+    """A public reply by an agent or by a customer who may see the ticket.
+
+    An agent's reply to a new ticket opens it; a customer's reply to a pending or resolved ticket
+    reopens it. A closed ticket takes no more messages.
+    """
+    at = at or timezone.now()
+    by_agent = is_agent(author)
+    if not by_agent and not can_view_ticket(author, ticket):
+        raise PermissionDenied("You cannot reply on this ticket.")
+    body = _clean_body(body)
+    attachments = check_uploads(attachments)
+    with transaction.atomic():
+        ticket = ticket_lock(ticket.pk)
+        _check_open_for_messages(ticket)
+        message = Message.objects.create(
+            ticket=ticket,
+            author=author,
+            author_role=Message.AuthorRole.AGENT if by_agent else Message.AuthorRole.CUSTOMER,
+            body=body,
+            internal=False,
+            channel=channel or (Channel.AGENT if by_agent else Channel.PORTAL),
+            created_at=at,
+        )
+        event_record(
+            ticket=ticket, kind=Event.Kind.REPLIED, actor=author, at=at, data={"message_id": message.pk}
+        )
+        for upload in attachments:
+            attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
+        if by_agent and ticket.status == Status.NEW:
+            _set_status(ticket, Status.OPEN, actor=author, at=at, reason="agent_reply")
+        elif not by_agent and ticket.status in _REOPENED_BY_CUSTOMER_REPLY:
+            _set_status(ticket, Status.OPEN, actor=author, at=at, reason="customer_reply")
+        ticket.updated_at = at
+        ticket.save()
+        if by_agent:
+            after_commit(tasks.notify_agent_reply, message.pk)
+    return message
+
+
+def ticket_add_note(
+    *, ticket: Ticket, author, body: str, attachments: Iterable = (), at: datetime | None = None
+) -> Message:
+    """An internal note: agents only, never shown to customers, changes no status."""
+    at = at or timezone.now()
+    require_agent(author, "write internal notes")
+    body = _clean_body(body)
+    attachments = check_uploads(attachments)
+    with transaction.atomic():
+        ticket = ticket_lock(ticket.pk)
+        message = Message.objects.create(
+            ticket=ticket,
+            author=author,
+            author_role=Message.AuthorRole.AGENT,
+            body=body,
+            internal=True,
+            channel=Channel.AGENT,
+            created_at=at,
+        )
+        event_record(
+            ticket=ticket, kind=Event.Kind.NOTE_ADDED, actor=author, at=at, data={"message_id": message.pk}
+        )
+        for upload in attachments:
+            attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
+        ticket.updated_at = at
+        ticket.save(update_fields=["updated_at"])
+    return message
+
+
+def attachment_add(
+    *,
+    ticket: Ticket,
+    uploaded_by,
+    upload: CheckedFile | object,
+    message: Message | None = None,
+    at: datetime | None = None,
+) -> Attachment:
+    """Check an uploaded file (size, sniffed type) unless already checked, and keep it on the ticket.
+
+    Raises ValidationError on `attachments` with a message for the person who uploaded it.
+    """
+    at = at or timezone.now()
+    if not is_agent(uploaded_by) and not can_view_ticket(uploaded_by, ticket):
+        raise PermissionDenied("You cannot add files to this ticket.")
+    (checked,) = check_uploads([upload])
+    with checked.content, transaction.atomic():
+        attachment = Attachment(
+            ticket=ticket,
+            message=message,
+            original_name=checked.name,
+            content_type=checked.content_type,
+            size=checked.size,
+            sha256=checked.sha256,
+            uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
+            created_at=at,
+        )
+        attachment.file.save(checked.name, checked.content, save=False)
+        try:
+            attachment.save()
+            event_record(
+                ticket=ticket,
+                kind=Event.Kind.ATTACHMENT_ADDED,
+                actor=uploaded_by,
+                at=at,
+                to_value=checked.name,
+                data={"attachment_id": attachment.pk, "internal": bool(message and message.internal)},
+            )
+        except Exception:
+            attachment.file.delete(save=False)
+            raise
+    return attachment
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise ValidationError({"body": "Write a message."})
+    return body
+
+
+def _check_open_for_messages(ticket: Ticket) -> None:
+    if ticket.status == Status.CLOSED:
+        raise ValidationError({"body": f"{ticket.reference} is closed; please open a new ticket."})
