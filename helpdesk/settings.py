@@ -22,6 +22,8 @@ DEBUG = env.bool("DEBUG", default=False)
 
 # pytest sets PYTEST_VERSION while it runs; tests need no secret from the environment.
 TESTING = "PYTEST_VERSION" in os.environ
+# Production hardening (HTTPS redirect, secure cookies, hashed static files) unless debugging or testing.
+PRODUCTION = not (DEBUG or TESTING)
 
 # Runtime data (SQLite file, attachments, embedded broker) lives here, outside any web root.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -177,12 +179,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
+# Outside production whitenoise serves straight from the apps' static folders (no collectstatic needed).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 
 # Attachments are never served by the web server: only through the permission-checked download view.
 ATTACHMENTS_ROOT = Path(env.str("ATTACHMENTS_ROOT", default=str(VAR_DIR / "attachments")))
@@ -208,7 +213,7 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)

@@ -1,0 +1,73 @@
+"""Forms of the agent console's ticket page: the ticket itself, candidates, and the reply box."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from tickets import workflow
+from tickets.forms import LinesField, MultipleFileField
+from tickets.models import Candidate, Status, Ticket
+from tickets.services import INTAKE_FIELDS
+
+
+class TicketAdminForm(forms.ModelForm):
+    interview_interviewers = LinesField(label="Interviewers", required=False, help_text="One per line.")
+
+    class Meta:
+        model = Ticket
+        fields = ("requester", "subject", "description", "severity", "status", "assignee", *INTAKE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "requester" in self.fields:
+            self.fields["requester"].queryset = (
+                get_user_model().objects.filter(is_active=True, membership__isnull=False).order_by("username")
+            )
+            self.fields["requester"].help_text = "The customer this ticket is for."
+        if "status" in self.fields and self.instance.pk:
+            current = self.instance.status
+            allowed = workflow.allowed_statuses(current, by_agent=True) | {current}
+            self.fields["status"].choices = [
+                (value, label) for value, label in Status.choices if value in allowed
+            ]
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if self.instance.pk and "status" in self.changed_data:
+            try:
+                workflow.check_transition(self.initial["status"], status, by_agent=True)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["status"]) from exc
+        return status
+
+
+class CandidateInlineForm(forms.ModelForm):
+    class Meta:
+        model = Candidate
+        fields = ("name", "email")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("DELETE") and not data.get("name") and not data.get("email"):
+            raise ValidationError("Give the candidate's name or email.")
+        return data
+
+
+class ReplyForm(forms.Form):
+    """The reply box under the conversation: a public reply or an internal note."""
+
+    KIND_REPLY = "reply"
+    KIND_NOTE = "note"
+
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), label="Message")
+    kind = forms.ChoiceField(
+        choices=[(KIND_REPLY, "Public reply"), (KIND_NOTE, "Internal note")], initial=KIND_REPLY
+    )
+    then_status = forms.ChoiceField(
+        required=False,
+        label="Then set status",
+        choices=[("", "— leave as is —")] + [(s.value, s.label) for s in Status if s != Status.NEW],
+    )
+    attachments = MultipleFileField(required=False)

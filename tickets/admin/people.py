@@ -1,0 +1,58 @@
+"""Organizations, their customers, and the customer side of the user admin."""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from tickets.models import Membership, Organization
+
+User = get_user_model()
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ("user",)
+    fields = ("user", "role", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "timezone", "created_at")
+    search_fields = ("name",)
+    list_filter = ("timezone",)
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "organization", "role", "created_at")
+    list_filter = ("role", "organization")
+    list_select_related = ("user", "organization")
+    search_fields = ("user__username", "user__email", "organization__name")
+    autocomplete_fields = ("user", "organization")
+
+
+class CustomerMembershipInline(admin.StackedInline):
+    model = Membership
+    can_delete = True
+    extra = 0
+    max_num = 1
+    verbose_name = "Customer of"
+    verbose_name_plural = "Customer of (leave empty for agents)"
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class HelpdeskUserAdmin(UserAdmin):
+    inlines = [CustomerMembershipInline]
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "organization")
+    list_select_related = ("membership__organization",)
+
+    @admin.display(description="Organization", ordering="membership__organization__name")
+    def organization(self, user):
+        membership = getattr(user, "membership", None)
+        return membership.organization if membership else "—"

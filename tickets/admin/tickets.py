@@ -1,0 +1,357 @@
+"""The agent console's ticket list and ticket page.
+
+Every change made here goes through `tickets.services`: the admin's own save is bypassed so that each
+change is validated, audited and followed by its side effects like everywhere else.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from tickets import services
+from tickets.admin.filters import AssigneeFilter
+from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
+from tickets.models import Attachment, Candidate, Channel, Status, Ticket, parse_reference
+
+SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
+
+TIMESTAMPS = ("created_at", "updated_at", "resolved_at", "closed_at")
+
+
+class CandidateInline(admin.TabularInline):
+    model = Candidate
+    form = CandidateInlineForm
+    extra = 1
+    verbose_name_plural = "Interview context: candidates"
+
+    # Candidates are part of the ticket's intake: whoever may edit the ticket may edit them (through
+    # the services, see TicketAdmin.save_related).
+    def has_add_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("tickets.change_ticket")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("tickets.change_ticket")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("tickets.change_ticket")
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketAdminForm
+    inlines = [CandidateInline]
+    change_form_template = "admin/tickets/ticket/change_form.html"
+
+    list_display = (
+        "reference_display",
+        "severity_badge",
+        "subject",
+        "status",
+        "organization",
+        "requester_display",
+        "assignee",
+        "age",
+    )
+    list_display_links = ("reference_display", "subject")
+    list_filter = ("severity", "status", "channel", "organization", AssigneeFilter)
+    list_select_related = ("organization", "requester", "assignee")
+    search_fields = ("subject", "requester__email", "candidates__email")
+    search_help_text = "Reference (HD-12), subject, requester email or candidate email."
+    ordering = ("severity", "created_at", "pk")
+    list_per_page = 50
+    show_full_result_count = False
+    raw_id_fields = ("requester",)
+    actions = ["assign_to_me", *[f"set_status_{status}" for status in Status.values if status != Status.NEW]]
+
+    readonly_fields = ("reference_display", "channel", "organization", *TIMESTAMPS)
+    fieldsets = (
+        (None, {"fields": ("reference_display", "subject", "description")}),
+        (
+            "Triage",
+            {
+                "fields": (
+                    ("severity", "status"),
+                    "assignee",
+                    ("requester", "organization", "channel"),
+                    TIMESTAMPS,
+                )
+            },
+        ),
+        ("Who", {"fields": (("affected_role", "impact_scope"),)}),
+        ("What & where", {"fields": (("product_area", "feature"), "error_message")}),
+        ("When", {"fields": (("occurrence", "started_at"),)}),
+        ("Why", {"fields": ("reason",)}),
+        (
+            "Interview context",
+            {
+                "fields": (
+                    ("interview_position", "interview_template_name"),
+                    "interview_template_changes",
+                    "interview_interviewers",
+                    ("interview_starts_at", "interview_ends_at"),
+                )
+            },
+        ),
+    )
+
+    class Media:
+        css = {"all": ("tickets/admin.css",)}
+
+    # --- list columns -----------------------------------------------------------------------------
+
+    @admin.display(description="Ref", ordering="pk")
+    def reference_display(self, ticket: Ticket) -> str:
+        return ticket.reference
+
+    @admin.display(description="Severity", ordering="severity")
+    def severity_badge(self, ticket: Ticket) -> str:
+        return format_html(
+            '<span class="severity-badge" style="background:{}" title="{}">{}</span>',
+            SEVERITY_COLOURS[ticket.severity],
+            ticket.severity_definition,
+            ticket.get_severity_display(),
+        )
+
+    @admin.display(description="Requester", ordering="requester__email")
+    def requester_display(self, ticket: Ticket) -> str:
+        return ticket.requester.email or ticket.requester.get_username()
+
+    @admin.display(description="Age", ordering="created_at")
+    def age(self, ticket: Ticket) -> str:
+        return compact_age(timezone.now() - ticket.created_at)
+
+    # --- search -----------------------------------------------------------------------------------
+
+    def get_search_results(self, request, queryset, search_term):
+        ticket_id = parse_reference(search_term)
+        if ticket_id is not None and search_term.strip().upper().startswith("HD"):
+            return queryset.filter(pk=ticket_id), False
+        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if ticket_id is not None:
+            results |= queryset.filter(pk=ticket_id)
+        return results, may_have_duplicates
+
+    # --- permissions ------------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # tickets are closed, never deleted from the console
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("reference_display", "channel", "organization", *TIMESTAMPS)
+        return (*self.readonly_fields, "requester")
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None:
+            return self.fieldsets
+        # A new ticket starts as "new" and is assigned later; the channel is "agent".
+        return [
+            (None, {"fields": ("requester", "subject", "description", "severity")}),
+            *[(name, options) for name, options in self.fieldsets[2:]],
+        ]
+
+    # --- saving through the services --------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        """Nothing here: `save_related` makes every change through the services, with the candidates."""
+
+    def save_related(self, request, form, formsets, change):
+        candidates = _candidates_from(formsets)
+        if not change:
+            ticket = services.ticket_create(
+                requester=form.cleaned_data["requester"],
+                subject=form.cleaned_data["subject"],
+                description=form.cleaned_data["description"],
+                severity=form.cleaned_data["severity"],
+                channel=Channel.AGENT,
+                actor=request.user,
+                intake={
+                    name: form.cleaned_data[name]
+                    for name in services.INTAKE_FIELDS
+                    if name in form.cleaned_data
+                },
+                candidates=candidates or (),
+            )
+        else:
+            ticket = _apply_changes(request.user, form, candidates)
+        form.instance.pk = ticket.pk
+        form.instance.refresh_from_db()
+
+    def construct_change_message(self, request, form, formsets, add):
+        # The inline formsets are never saved by the admin (the services replace the candidates), so
+        # only the form's changes are described; the audit trail has the details.
+        return super().construct_change_message(request, form, [], add)
+
+    # --- the ticket page --------------------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="tickets_ticket_reply",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        ticket = self.get_object(request, object_id)
+        extra_context = extra_context or {}
+        if ticket is not None:
+            draft = request.session.pop(_draft_key(ticket.pk), {})
+            extra_context.update(
+                conversation=(
+                    ticket.messages.select_related("author").prefetch_related(
+                        Prefetch("attachments", queryset=Attachment.objects.order_by("pk"))
+                    )
+                ),
+                ticket_files=ticket.attachments.filter(message__isnull=True),
+                audit_trail=ticket.events.select_related("actor"),
+                reply_form=ReplyForm(initial=draft),
+                reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reply_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ticket = get_object_or_404(Ticket, pk=object_id)
+        if not self.has_change_permission(request, ticket):
+            raise PermissionDenied
+        change_url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+        form = ReplyForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self._reply_failed(request, ticket, form.errors.get_json_data(), change_url)
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                if data["kind"] == ReplyForm.KIND_NOTE:
+                    services.ticket_add_note(
+                        ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
+                    )
+                else:
+                    services.ticket_reply(
+                        ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
+                    )
+                ticket.refresh_from_db()
+                if data["then_status"] and data["then_status"] != ticket.status:
+                    services.ticket_change_status(
+                        ticket=ticket, actor=request.user, status=data["then_status"]
+                    )
+        except ValidationError as exc:
+            return self._reply_failed(request, ticket, exc.message_dict, change_url)
+        sent = "Internal note added" if data["kind"] == ReplyForm.KIND_NOTE else "Reply sent"
+        self.message_user(request, f"{sent} on {ticket.reference}.", messages.SUCCESS)
+        return HttpResponseRedirect(change_url + "#conversation")
+
+    def _reply_failed(self, request, ticket: Ticket, errors: dict, change_url: str):
+        """Keep what the agent typed (in the session) and say what was wrong."""
+        request.session[_draft_key(ticket.pk)] = {
+            key: request.POST.get(key, "") for key in ("body", "kind", "then_status")
+        }
+        for field, problems in errors.items():
+            for problem in problems:
+                text = problem["message"] if isinstance(problem, dict) else problem
+                self.message_user(request, f"{field}: {text}", messages.ERROR)
+        return HttpResponseRedirect(change_url + "#reply")
+
+    # --- bulk actions -----------------------------------------------------------------------------
+
+    @admin.action(description="Assign to me", permissions=["change"])
+    def assign_to_me(self, request, queryset):
+        done = self._bulk(
+            request,
+            queryset,
+            lambda t: services.ticket_assign(ticket=t, actor=request.user, assignee=request.user),
+        )
+        self.message_user(request, f"Assigned {done} ticket(s) to you.", messages.SUCCESS)
+
+    def _bulk(self, request, queryset, change) -> int:
+        done = 0
+        for ticket in queryset.order_by("pk"):
+            try:
+                with transaction.atomic():
+                    change(ticket)
+                done += 1
+            except ValidationError as exc:
+                problems = "; ".join(
+                    message for messages_ in exc.message_dict.values() for message in messages_
+                )
+                self.message_user(request, f"{ticket.reference}: {problems}", messages.WARNING)
+        return done
+
+
+def _make_status_action(status: Status):
+    def action(modeladmin, request, queryset):
+        done = modeladmin._bulk(
+            request,
+            queryset,
+            lambda t: services.ticket_change_status(ticket=t, actor=request.user, status=status),
+        )
+        modeladmin.message_user(request, f"Set {done} ticket(s) to {status.label.lower()}.", messages.SUCCESS)
+
+    action.__name__ = f"set_status_{status.value}"
+    return admin.action(description=f"Set status: {status.label}", permissions=["change"])(action)
+
+
+for _status in Status:
+    if _status != Status.NEW:
+        setattr(TicketAdmin, f"set_status_{_status.value}", _make_status_action(_status))
+
+
+def _apply_changes(actor, form, candidates) -> Ticket:
+    """Turn the edited form into service calls, one per kind of change, inside the admin's transaction."""
+    ticket = Ticket.objects.get(pk=form.instance.pk)
+    changed = set(form.changed_data)
+    details = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS if name in changed}
+    if details or candidates is not None:
+        ticket = services.ticket_update_details(
+            ticket=ticket, actor=actor, changes=details, candidates=candidates
+        )
+    if "severity" in changed:
+        ticket = services.ticket_change_severity(
+            ticket=ticket, actor=actor, severity=form.cleaned_data["severity"]
+        )
+    if "assignee" in changed:
+        ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee=form.cleaned_data["assignee"])
+    if "status" in changed:
+        ticket = services.ticket_change_status(ticket=ticket, actor=actor, status=form.cleaned_data["status"])
+    return ticket
+
+
+def _candidates_from(formsets) -> list[dict] | None:
+    """The candidates as edited in the inline, or None when the inline was left untouched."""
+    for formset in formsets:
+        if formset.model is Candidate:
+            if not formset.has_changed():
+                return None
+            return [
+                {"name": f.cleaned_data.get("name", ""), "email": f.cleaned_data.get("email", "")}
+                for f in formset.forms
+                if f.cleaned_data and not f.cleaned_data.get("DELETE")
+            ]
+    return None
+
+
+def _draft_key(ticket_id: int) -> str:
+    return f"reply-draft-{ticket_id}"
+
+
+def compact_age(delta) -> str:
+    """'45 min', '5 h', '3 d 4 h' — short enough for a list column."""
+    minutes = max(int(delta.total_seconds() // 60), 0)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

@@ -1,0 +1,39 @@
+"""Form fields shared by the agent console and the portal."""
+
+from __future__ import annotations
+
+from django import forms
+
+
+class LinesField(forms.CharField):
+    """A list of short strings edited as one per line (interviewers, for instance)."""
+
+    widget = forms.Textarea(attrs={"rows": 3})
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        lines = value if isinstance(value, list | tuple) else (super().to_python(value) or "").splitlines()
+        return [line.strip() for line in lines if line and line.strip()]
+
+    def has_changed(self, initial, data) -> bool:
+        return self.to_python(initial or []) != self.to_python(data or "")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the checks (size, type) happen in the attachment service."""
+
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
