@@ -57,7 +57,9 @@ class CustomerFactory(UserFactory):
     @factory.post_generation
     def membership(self, create, extracted, organization=None, role=Membership.Role.REQUESTER, **kwargs):
         if create:
-            Membership.objects.create(user=self, organization=organization or OrganizationFactory(), role=role)
+            Membership.objects.create(
+                user=self, organization=organization or OrganizationFactory(), role=role
+            )
 
 
 class TicketFactory(factory.django.DjangoModelFactory):
