@@ -1,0 +1,83 @@
+"""`manage.py runstack`: the web server, a Celery worker and Celery beat together, for `make run`.
+
+The worker and beat use Redis when REDIS_URL is set and the embedded filesystem broker otherwise, so
+escalations work on a machine with no server installed. Ctrl-C (or SIGTERM) stops all three; if one of
+them dies, the others are stopped too and the command fails.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Run the web server, a Celery worker and Celery beat until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--no-reload", action="store_true", help="Do not restart the web server on code changes."
+        )
+
+    def handle(self, *args, addrport: str, no_reload: bool, **options):
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "helpdesk"]
+        commands = {
+            "web": [python, "manage.py", "runserver", addrport, *(["--noreload"] if no_reload else [])],
+            "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2"],
+            "beat": [
+                *celery,
+                "beat",
+                "--loglevel=INFO",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+            ],
+        }
+        broker = "Redis" if settings.REDIS_URL else f"embedded broker in {settings.CELERY_BROKER_DIR}"
+        self.stdout.write(
+            f"Starting web on http://{addrport}/, a Celery worker and beat ({broker}). Ctrl-C stops all."
+        )
+        processes = {
+            name: subprocess.Popen(command, cwd=settings.BASE_DIR) for name, command in commands.items()
+        }
+
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        failed = None
+        try:
+            while not stopping and failed is None:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        failed = name
+                        break
+                time.sleep(0.5)
+        finally:
+            self._stop_all(processes)
+        if failed and not stopping:
+            raise CommandError(
+                f"{failed} exited with code {processes[failed].returncode}; stopped the others."
+            )
+        self.stdout.write("Stopped.")
+
+    def _stop_all(self, processes: dict[str, subprocess.Popen]) -> None:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
