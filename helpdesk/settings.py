@@ -217,7 +217,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 if PRODUCTION:
-    # Trust X-Forwarded-Proto only when a TLS-terminating proxy sets it (and clients cannot reach us around it).
+    # Trust X-Forwarded-Proto only behind a TLS-terminating proxy that sets it (and cannot be bypassed).
     if env.bool("BEHIND_TLS_PROXY", default=True):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -71,3 +71,13 @@ def agent(db):
 @pytest.fixture
 def other_agent(db):
     return AgentFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sla_cache():
+    """The chart and calendar cache outlives a test's rolled-back transaction: start each test clean."""
+    from sla.calendars import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()

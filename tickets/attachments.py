@@ -198,8 +198,9 @@ def _too_large(name: str, limit: int) -> ValidationError:
 def clean_file_name(name: str) -> str:
     """The base name only, without path parts or control characters, at most 200 characters."""
     base = PurePath(name.replace("\\", "/")).name
-    base = "".join(ch for ch in base if ch.isprintable()).strip()
-    return (base or "attachment")[-200:]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()[-200:]
+    # "." and ".." (what "../" or ". " leave) name directories, not files.
+    return base if base.strip(".") else "attachment"
 
 
 def check_uploads(uploads) -> list[CheckedFile]:

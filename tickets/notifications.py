@@ -5,6 +5,8 @@ Composed here, sent by the Celery tasks in `tickets.tasks`; never sent inside a 
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
@@ -14,8 +16,10 @@ from tickets.models import Message, Status, Ticket
 
 def thread_id(ticket: Ticket) -> str:
     """The Message-ID of the ticket's first notification; later ones reply to it."""
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "helpdesk.localhost"
-    return f"<ticket-{ticket.pk}@{domain}>"
+    # DEFAULT_FROM_EMAIL may carry a display name ("Support <help@example.com>"): take the address's domain.
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return f"<ticket-{ticket.pk}@{domain or 'helpdesk.localhost'}>"
 
 
 def portal_url(ticket: Ticket) -> str:

@@ -52,8 +52,8 @@ class TicketQuerySet(models.QuerySet):
         return self.filter(pk=ticket_id) if ticket_id is not None else self.none()
 
     def in_queue_order(self) -> TicketQuerySet:
-        """S1 first, then the oldest."""
-        return self.order_by("severity", "created_at", "pk")
+        """S1 first, then the nearest SLA due time, then the oldest."""
+        return self.order_by("severity", models.F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
 
     def with_list_relations(self) -> TicketQuerySet:
         return self.select_related("organization", "requester", "assignee")
@@ -88,6 +88,8 @@ class Ticket(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The nearest due time among the ticket's running SLA clocks (kept by sla.clocks), for queue order.
+    sla_due_at = models.DateTimeField("SLA due", null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     # Who is affected, and how widely.

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from sla.clocks import sla_agent_replied
 from tickets import tasks
 from tickets.attachments import CheckedFile, check_uploads
 from tickets.events import event_record
@@ -59,6 +60,8 @@ def ticket_reply(
         )
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
+        if by_agent:
+            sla_agent_replied(ticket, at=at)
         if by_agent and ticket.status == Status.NEW:
             _set_status(ticket, Status.OPEN, actor=author, at=at, reason="agent_reply")
         elif not by_agent and ticket.status in _REOPENED_BY_CUSTOMER_REPLY:

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from sla.clocks import sla_severity_changed, sla_status_changed, sla_ticket_created
 from tickets import tasks, workflow
 from tickets.attachments import check_uploads
 from tickets.events import event_record
@@ -100,6 +101,7 @@ def ticket_create(
         )
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=actor, upload=upload, at=at)
+        sla_ticket_created(ticket, at=at)
         after_commit(tasks.notify_ticket_received, ticket.pk)
     return ticket
 
@@ -139,6 +141,7 @@ def _set_status(ticket: Ticket, status: str, *, actor, at: datetime, reason: str
         to_value=status,
         data={"reason": reason} if reason else None,
     )
+    sla_status_changed(ticket, previous=previous, at=at)
     after_commit(tasks.notify_status_changed, ticket.pk, previous, status)
 
 
@@ -165,6 +168,7 @@ def ticket_change_severity(*, ticket: Ticket, actor, severity: str, at: datetime
             from_value=previous,
             to_value=severity,
         )
+        sla_severity_changed(ticket, previous=previous, at=at)
     return ticket
 
 

@@ -44,7 +44,8 @@ class Command(BaseCommand):
             f"Starting web on http://{addrport}/, a Celery worker and beat ({broker}). Ctrl-C stops all."
         )
         processes = {
-            name: subprocess.Popen(command, cwd=settings.BASE_DIR) for name, command in commands.items()
+            name: subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 - our own fixed commands
+            for name, command in commands.items()
         }
 
         stopping = False

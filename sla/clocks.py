@@ -1,0 +1,247 @@
+"""Per-ticket SLA clocks, driven by the ticket services (never by views or the admin).
+
+The services call these inside their transaction, with the ticket row locked:
+`sla_ticket_created`, `sla_agent_replied`, `sla_status_changed`, `sla_severity_changed`. Each keeps the
+clock rows and the ticket's `sla_due_at` (the nearest running due time) in step, and fires the
+escalations that a change makes due at once (the S1 page, a breach after a severity change).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sla.calendars import calendar_for, response_target
+from sla.escalations import escalate
+from sla.models import ClockState, Level, Metric, TicketClock
+from tickets.models import Message, Severity, Status, Ticket
+
+#: Statuses in which a metric's clock stands still.
+PAUSED_IN = {
+    Metric.FIRST_RESPONSE: {Status.RESOLVED, Status.CLOSED},
+    Metric.NEXT_UPDATE: {Status.PENDING, Status.RESOLVED, Status.CLOSED},
+    Metric.RESOLUTION: {Status.PENDING, Status.RESOLVED, Status.CLOSED},
+}
+
+
+def sla_ticket_created(ticket: Ticket, *, at: datetime) -> None:
+    """Start first_response and resolution (next_update starts with the first agent reply)."""
+    for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+        _start(ticket, metric, started_at=ticket.created_at, at=at)
+    if ticket.severity == Severity.S1:
+        escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
+    _refresh_due(ticket)
+
+
+def sla_agent_replied(ticket: Ticket, *, at: datetime) -> None:
+    """A public agent reply meets first_response and next_update, and starts the next update period."""
+    clocks = _clocks(ticket)
+    first = clocks.get(Metric.FIRST_RESPONSE)
+    if first is not None and first.met_at is None:
+        _meet(first, at)
+        first.save()
+    update = clocks.get(Metric.NEXT_UPDATE)
+    target = _target(ticket, Metric.NEXT_UPDATE)
+    if update is not None:
+        if target is None:
+            update.delete()
+        else:
+            if update.met_at is None:
+                _meet(update, at)
+            _restart(update, target, started_at=at, at=at, next_cycle=True)
+            _apply_status(update, ticket.status, at)
+            update.save()
+    elif target is not None:
+        _start(ticket, Metric.NEXT_UPDATE, started_at=at, at=at)
+    _refresh_due(ticket)
+
+
+def sla_status_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
+    """Pause, resume, meet (resolved) or reopen the clocks as the status requires."""
+    for clock in _clocks(ticket).values():
+        if clock.metric == Metric.RESOLUTION:
+            if ticket.status == Status.RESOLVED and clock.met_at is None:
+                _meet(clock, at)
+            elif (
+                previous in (Status.RESOLVED, Status.CLOSED) and ticket.status not in PAUSED_IN[clock.metric]
+            ):
+                _reopen(clock)
+        _apply_status(clock, ticket.status, at)
+        clock.save()
+    _refresh_due(ticket)
+
+
+def sla_severity_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
+    """Re-target every metric from the ticket's original start, keeping the time already elapsed.
+
+    A metric whose new due time has passed is breached at once; a raise to S1 pages at once.
+    """
+    clocks = _clocks(ticket)
+    for metric in Metric.values:
+        target = _target(ticket, metric)
+        clock = clocks.get(metric)
+        if target is None:
+            if clock is not None:
+                clock.delete()
+            continue
+        if clock is None:
+            _start_late(ticket, metric, at=at)
+            continue
+        clock.target_minutes = int(target[0].total_seconds() // 60)
+        clock.clock = target[1]
+        clock.warn_at_percent = _warn_at(ticket)
+        if clock.met_at is None:
+            _schedule(clock)
+            _breach_if_overdue(clock, at)
+        clock.save()
+    if ticket.severity == Severity.S1 and previous != Severity.S1:
+        escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
+    _refresh_due(ticket)
+
+
+# --- the clock state machine --------------------------------------------------------------------------
+
+
+def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -> TicketClock | None:
+    target = _target(ticket, metric)
+    if target is None:
+        return None
+    clock = TicketClock(ticket=ticket, metric=metric, warn_at_percent=_warn_at(ticket))
+    _restart(clock, target, started_at=started_at, at=at, next_cycle=False)
+    _apply_status(clock, ticket.status, at)
+    clock.save()
+    return clock
+
+
+def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> None:
+    """A metric the old severity had no target for: count it from when it would have started."""
+    agent_replies = Message.objects.filter(
+        ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
+    )
+    if metric == Metric.NEXT_UPDATE:
+        last_reply = agent_replies.order_by("-created_at").values_list("created_at", flat=True).first()
+        if last_reply is not None:
+            _start(ticket, metric, started_at=last_reply, at=at)
+        return
+    clock = _start(ticket, metric, started_at=ticket.created_at, at=at)
+    if clock is None:
+        return
+    first_reply = agent_replies.order_by("created_at").values_list("created_at", flat=True).first()
+    if metric == Metric.FIRST_RESPONSE and first_reply is not None:
+        _meet(clock, first_reply)
+    elif metric == Metric.RESOLUTION and ticket.status in (Status.RESOLVED, Status.CLOSED):
+        _meet(clock, ticket.resolved_at or at)
+    else:
+        _breach_if_overdue(clock, at)
+    clock.save()
+
+
+def _restart(
+    clock: TicketClock, target: tuple[timedelta, str], *, started_at: datetime, at: datetime, next_cycle: bool
+) -> None:
+    clock.target_minutes = int(target[0].total_seconds() // 60)
+    clock.clock = target[1]
+    clock.state = ClockState.ACTIVE
+    clock.started_at = started_at
+    clock.pauses = []
+    clock.paused_at = None
+    clock.met_at = clock.breached_at = clock.warned_at = None
+    if next_cycle:
+        clock.cycle += 1
+    _schedule(clock)
+    _breach_if_overdue(clock, at)
+
+
+def _schedule(clock: TicketClock) -> None:
+    """Compute the due and warn instants of a running clock (none while paused)."""
+    if clock.paused_at is not None:
+        clock.due_at = clock.at_risk_at = None
+        return
+    calendar = calendar_for(clock.clock)
+    target = timedelta(minutes=clock.target_minutes)
+    pauses = clock.closed_pauses()
+    clock.due_at = calendar.add(clock.started_at, target, pauses)
+    clock.at_risk_at = calendar.add(clock.started_at, target * clock.warn_at_percent / 100, pauses)
+
+
+def _apply_status(clock: TicketClock, status: str, at: datetime) -> None:
+    should_pause = status in PAUSED_IN[clock.metric]
+    if should_pause and clock.paused_at is None and clock.met_at is None:
+        clock.paused_at = at
+        if clock.state == ClockState.ACTIVE:
+            clock.state = ClockState.PAUSED
+        if clock.state == ClockState.PAUSED:
+            clock.due_at = clock.at_risk_at = None
+    elif not should_pause and clock.paused_at is not None:
+        clock.pauses = [*clock.pauses, [clock.paused_at.isoformat(), at.isoformat()]]
+        clock.paused_at = None
+        if clock.state == ClockState.PAUSED:
+            clock.state = ClockState.ACTIVE
+        if clock.state == ClockState.ACTIVE:
+            _schedule(clock)
+            _breach_if_overdue(clock, at)
+
+
+def _meet(clock: TicketClock, at: datetime) -> None:
+    clock.met_at = at
+    if clock.state in (ClockState.ACTIVE, ClockState.PAUSED):
+        clock.state = ClockState.MET
+    if clock.paused_at is not None:  # met while paused (resolved while pending): close the pause
+        clock.pauses = [*clock.pauses, [clock.paused_at.isoformat(), at.isoformat()]]
+        clock.paused_at = None
+    clock.at_risk_at = None
+
+
+def _reopen(clock: TicketClock) -> None:
+    """A reopened ticket's resolution clock resumes; the time it sat resolved is a pause."""
+    if clock.met_at is None:
+        return
+    clock.paused_at = clock.met_at  # counted as paused from the resolution until the resume that follows
+    clock.met_at = None
+    clock.state = ClockState.BREACHED if clock.breached_at else ClockState.PAUSED
+
+
+def _breach_if_overdue(clock: TicketClock, at: datetime) -> None:
+    if clock.state == ClockState.ACTIVE and clock.due_at is not None and clock.due_at <= at:
+        clock.state = ClockState.BREACHED
+        clock.breached_at = at
+        escalate(ticket=clock.ticket, metric=clock.metric, level=Level.BREACH, cycle=clock.cycle, at=at)
+    elif clock.state == ClockState.PAUSED and clock.paused_at is not None:
+        elapsed = calendar_for(clock.clock).between(clock.started_at, at, clock.all_pauses())
+        if elapsed >= timedelta(minutes=clock.target_minutes):
+            clock.state = ClockState.BREACHED
+            clock.breached_at = at
+            escalate(ticket=clock.ticket, metric=clock.metric, level=Level.BREACH, cycle=clock.cycle, at=at)
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _clocks(ticket: Ticket) -> dict[str, TicketClock]:
+    return {
+        clock.metric: clock for clock in TicketClock.objects.filter(ticket=ticket).select_related("ticket")
+    }
+
+
+def _target(ticket: Ticket, metric: str) -> tuple[timedelta, str] | None:
+    row = response_target(ticket.severity)
+    return None if row is None else row.target(metric)
+
+
+def _warn_at(ticket: Ticket) -> int:
+    row = response_target(ticket.severity)
+    return row.warn_at_percent if row is not None else 75
+
+
+def _refresh_due(ticket: Ticket) -> None:
+    """Keep `Ticket.sla_due_at` (the queue's sort key) at the nearest due time of a running clock."""
+    due = (
+        TicketClock.objects.filter(
+            ticket=ticket, met_at__isnull=True, paused_at__isnull=True, due_at__isnull=False
+        )
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if due != ticket.sla_due_at:
+        ticket.sla_due_at = due
+        Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=due)
