@@ -17,6 +17,14 @@ AGENT_PERMISSIONS = [
     ("tickets", "view_candidate"),
     ("tickets", "view_organization"),
     ("tickets", "view_membership"),
+    ("sla", "view_responsetarget"),
+    ("sla", "view_businesscalendar"),
+    ("sla", "view_businesshours"),
+    ("sla", "view_holiday"),
+    ("sla", "view_escalation"),
+    ("sla", "view_escalationdelivery"),
+    ("sla", "view_escalationcontact"),
+    ("sla", "view_ticketclock"),
 ]
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from sla.display import clock_status, countdown_html, ticket_sla_html
 from tickets import services
 from tickets.admin.filters import AssigneeFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
@@ -55,6 +56,7 @@ class TicketAdmin(admin.ModelAdmin):
         "severity_badge",
         "subject",
         "status",
+        "sla",
         "organization",
         "requester_display",
         "assignee",
@@ -65,7 +67,8 @@ class TicketAdmin(admin.ModelAdmin):
     list_select_related = ("organization", "requester", "assignee")
     search_fields = ("subject", "requester__email", "candidates__email")
     search_help_text = "Reference (HD-12), subject, requester email or candidate email."
-    ordering = ("severity", "created_at", "pk")
+    # S1 first, then the nearest SLA due time, then the oldest.
+    ordering = ("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
     list_per_page = 50
     show_full_result_count = False
     raw_id_fields = ("requester",)
@@ -104,6 +107,11 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
+        js = ("tickets/sla.js",)
+
+    def get_queryset(self, request):
+        # One query for the page's clocks, whatever the number of rows.
+        return super().get_queryset(request).prefetch_related("sla_clocks")
 
     # --- list columns -----------------------------------------------------------------------------
 
@@ -119,6 +127,10 @@ class TicketAdmin(admin.ModelAdmin):
             ticket.severity_definition,
             ticket.get_severity_display(),
         )
+
+    @admin.display(description="SLA", ordering=F("sla_due_at").asc(nulls_last=True))
+    def sla(self, ticket: Ticket) -> str:
+        return ticket_sla_html(ticket.sla_clocks.all(), timezone.now())
 
     @admin.display(description="Requester", ordering="requester__email")
     def requester_display(self, ticket: Ticket) -> str:
@@ -206,6 +218,7 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if ticket is not None:
+            now = timezone.now()
             draft = request.session.pop(_draft_key(ticket.pk), {})
             extra_context.update(
                 conversation=(
@@ -215,6 +228,10 @@ class TicketAdmin(admin.ModelAdmin):
                 ),
                 ticket_files=ticket.attachments.filter(message__isnull=True),
                 audit_trail=ticket.events.select_related("actor"),
+                sla_clocks=[
+                    {"clock": clock, "status": clock_status(clock, now), "badge": countdown_html(clock, now)}
+                    for clock in ticket.sla_clocks.all()
+                ],
                 reply_form=ReplyForm(initial=draft),
                 reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
             )
