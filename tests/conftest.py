@@ -34,6 +34,12 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """The factories set a password on every user; a fast hasher keeps these tests quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _private_attachments(settings, tmp_path):
     settings.ATTACHMENTS_ROOT = tmp_path / "attachments"
 
