@@ -11,7 +11,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_configure.connect
+@app.on_after_configure.connect
 def _create_embedded_broker_folders(sender, **kwargs):
     """The filesystem transport (embedded mode) needs its folders to exist before it starts."""
     options = sender.conf.broker_transport_options or {}

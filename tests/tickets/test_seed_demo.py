@@ -1,0 +1,167 @@
+"""`manage.py seed_demo`: idempotent demo data through the services; benchmark volume in bulk."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from tickets.agents import AGENTS_GROUP
+from tickets.models import (
+    Candidate,
+    Channel,
+    Event,
+    Membership,
+    Message,
+    Organization,
+    Severity,
+    Status,
+    Ticket,
+)
+
+User = get_user_model()
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(*args) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def logins_block(output: str) -> str:
+    return output[output.index("Demo logins") :]
+
+
+def row_counts() -> dict[str, int]:
+    models = (User, Organization, Membership, Ticket, Candidate, Message, Event)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_second_run_creates_nothing_and_prints_the_same_logins():
+    # One test seeds twice and checks everything: each fresh seed replays ~50 histories (~2 s).
+    first = seed()
+    counts = row_counts()
+
+    second = seed()
+
+    assert row_counts() == counts
+    assert "nothing created" in second
+    assert logins_block(second) == logins_block(first)
+    assert "http://127.0.0.1:8000/admin/" in first and "http://127.0.0.1:8000/portal/" in first
+    for username, password in [
+        ("admin", "demo-admin-2026"),
+        ("agent1", "demo-agent-2026"),
+        ("sarah.chen", "demo-customer-2026"),
+    ]:
+        assert f"{username}" in first and password in first
+        assert User.objects.get(username=username).check_password(password)
+    assert_demo_people()
+    assert_demo_tickets()
+
+
+def assert_demo_people():
+    organizations = Organization.objects.all()
+    assert organizations.count() == 3
+    assert len({organization.timezone for organization in organizations}) == 3
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    agents = User.objects.filter(is_staff=True, is_superuser=False, groups__name=AGENTS_GROUP)
+    assert sorted(agents.values_list("username", flat=True)) == ["agent1", "agent2"]
+    for organization in organizations:
+        memberships = Membership.objects.filter(organization=organization).select_related("user")
+        assert memberships.filter(role=Membership.Role.ADMIN).exists()
+        assert memberships.filter(role=Membership.Role.REQUESTER).count() >= 2
+        for membership in memberships:
+            user = membership.user
+            assert user.first_name and user.last_name and user.email.endswith(".example")
+            assert not user.is_staff
+
+
+def assert_demo_tickets():
+    """Every severity, status and channel, a real audit trail, intake and a backdated past."""
+    now = timezone.now()
+    tickets = Ticket.objects.all()
+
+    assert 40 <= tickets.count() <= 60
+    assert set(tickets.values_list("severity", flat=True)) == set(Severity.values)
+    assert set(tickets.values_list("status", flat=True)) == set(Status.values)
+    assert set(tickets.values_list("channel", flat=True)) == set(Channel.values)
+    assert tickets.filter(severity=Severity.S1).count() < tickets.filter(severity=Severity.S3).count()
+    assert set(tickets.values_list("organization__name", flat=True)) == set(
+        Organization.objects.values_list("name", flat=True)
+    )
+
+    # The services wrote the audit trail: one CREATED event per ticket, then the later changes.
+    created_events = Event.objects.filter(kind=Event.Kind.CREATED)
+    assert created_events.count() == tickets.count()
+    assert created_events.values("ticket").distinct().count() == tickets.count()
+    kinds = set(Event.objects.values_list("kind", flat=True))
+    assert {"status_changed", "severity_changed", "assigned", "replied", "note_added"} <= kinds
+    assert Message.objects.filter(internal=True).exists()
+    assert Message.objects.filter(internal=False, author_role="agent").exists()
+    assert Message.objects.filter(internal=False, author_role="customer").exists()
+
+    # Intake and interview context.
+    assert not tickets.filter(Q(product_area="") | Q(affected_role="") | Q(impact_scope="")).exists()
+    assert not tickets.filter(severity=Severity.S5, reason="").exists()
+    with_interviews = tickets.annotate(n=Count("candidates")).filter(n__gt=0).exclude(interview_position="")
+    assert with_interviews.count() >= tickets.count() // 2
+    assert not with_interviews.filter(
+        Q(interview_interviewers=[]) | Q(interview_starts_at__isnull=True) | Q(interview_template_name="")
+    ).exists()
+
+    # History is backdated over ~3 weeks and never in the future (interview dates are plans, not history).
+    assert min(tickets.values_list("created_at", flat=True)) < now - timezone.timedelta(days=10)
+    for field in ("created_at", "updated_at", "resolved_at", "closed_at", "started_at"):
+        assert not tickets.filter(**{f"{field}__gt": now}).exists(), field
+    assert not Event.objects.filter(created_at__gt=now).exists()
+    assert not Message.objects.filter(created_at__gt=now).exists()
+    for ticket in tickets.prefetch_related("events"):
+        assert all(event.created_at >= ticket.created_at for event in ticket.events.all())
+        assert ticket.started_at is None or ticket.started_at <= ticket.created_at
+    assert not tickets.filter(status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__isnull=True).exists()
+    assert not tickets.filter(status=Status.CLOSED, closed_at__isnull=True).exists()
+    assert not Message.objects.filter(ticket__status=Status.NEW, author_role="agent").exists()
+
+
+def test_benchmark_tickets_are_added_in_bulk_with_their_created_events():
+    seed()
+    before = row_counts()
+
+    output = seed("--tickets", "500", "--batch-size", "200")
+
+    after = row_counts()
+    assert after["Ticket"] == before["Ticket"] + 500
+    assert after["Event"] == before["Event"] + 500
+    assert after["User"] == before["User"] and after["Organization"] == before["Organization"]
+    assert Event.objects.filter(kind=Event.Kind.CREATED).count() == after["Ticket"]
+    assert "Inserted 500 benchmark tickets" in output
+    assert "200/500" in output and "500/500" in output  # one progress line per batch off a terminal
+
+    now = timezone.now()
+    tickets = Ticket.objects.all()
+    assert not tickets.filter(created_at__gt=now).exists()
+    assert not tickets.filter(Q(resolved_at__gt=now) | Q(closed_at__gt=now) | Q(updated_at__gt=now)).exists()
+    assert not tickets.filter(status__in=[Status.RESOLVED, Status.CLOSED], resolved_at__isnull=True).exists()
+    assert not tickets.filter(status=Status.CLOSED, closed_at__isnull=True).exists()
+    assert not tickets.exclude(status=Status.CLOSED).filter(closed_at__isnull=False).exists()
+    assert not tickets.filter(closed_at__lt=F("resolved_at")).exists()
+    statuses = dict(tickets.values_list("status").annotate(n=Count("pk")))
+    assert statuses[Status.CLOSED] + statuses[Status.RESOLVED] > 300
+
+
+def test_password_option_sets_one_password_and_existing_users_keep_theirs():
+    output = seed("--password", "shared-demo-pass")
+    assert User.objects.get(username="agent2").check_password("shared-demo-pass")
+    assert output.count("shared-demo-pass") == User.objects.count()
+
+    again = seed()
+
+    assert User.objects.get(username="agent2").check_password("shared-demo-pass")
+    assert "(changed since seeding)" in again and "--reset-passwords" in again
+    seed("--reset-passwords")
+    assert User.objects.get(username="agent2").check_password("demo-agent-2026")
