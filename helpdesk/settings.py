@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
+    "axes",
     "helpdesk",
     "tickets",
     "sla",
@@ -68,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -162,7 +166,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+AUTHENTICATION_BACKENDS = [
+    # django-axes counts failed sign-ins (portal and console) and locks out brute force.
+    "helpdesk.auth_backends.SignInThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "portal:login"
+LOGIN_REDIRECT_URL = "portal:tickets"
+LOGOUT_REDIRECT_URL = "portal:login"
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
+# Lock the pair (user name, address): one attacker cannot lock a customer out from everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 
 # --- Internationalisation ---------------------------------------------------------------------------
 
@@ -211,6 +231,23 @@ SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default=DEFAULT_FROM_EMAIL)
 # The address customers reach the helpdesk at, for links in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
+# Email in: where `fetch_email` (and the beat task, when this is set) reads customer mail from, e.g.
+# `imaps://user:password@imap.example.com/INBOX` or `maildir:///var/mail/support`. Empty: no email intake.
+EMAIL_IN_URL = env.str("EMAIL_IN_URL", default="")
+# Mail from an address no customer or agent has: `reject` (answer with a pointer to the portal) or `open`
+# (make the sender a requester of EMAIL_IN_DEFAULT_ORGANIZATION and open the ticket).
+EMAIL_IN_UNKNOWN_SENDERS = env.str("EMAIL_IN_UNKNOWN_SENDERS", default="reject").strip().lower()
+if EMAIL_IN_UNKNOWN_SENDERS not in ("reject", "open"):
+    raise ImproperlyConfigured(
+        f"EMAIL_IN_UNKNOWN_SENDERS is {EMAIL_IN_UNKNOWN_SENDERS!r}; use 'reject' or 'open'."
+    )
+EMAIL_IN_DEFAULT_ORGANIZATION = env.str("EMAIL_IN_DEFAULT_ORGANIZATION", default="")
+if EMAIL_IN_UNKNOWN_SENDERS == "open" and not EMAIL_IN_DEFAULT_ORGANIZATION:
+    raise ImproperlyConfigured(
+        "EMAIL_IN_UNKNOWN_SENDERS=open needs EMAIL_IN_DEFAULT_ORGANIZATION: the organization (by name) "
+        "that unknown senders join."
+    )
+
 # --- Security (production) --------------------------------------------------------------------------
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -238,7 +275,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Django REST framework --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from helpdesk.health import healthz
 
@@ -11,6 +12,9 @@ admin.site.index_title = "Agent console"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("portal/", include("portal.urls")),
+    path("support/", include("portal.public_urls")),
     path("", include("tickets.urls")),
     path("healthz", healthz, name="healthz"),
+    path("", RedirectView.as_view(pattern_name="portal:tickets", permanent=False)),
 ]

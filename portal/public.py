@@ -1,0 +1,48 @@
+"""Public pages: the response-target chart and what to include in a ticket (from the support FAQ)."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+
+from sla.calendars import chart
+from sla.models import BusinessCalendar, Clock
+from tickets.models import Severity
+
+
+def _target(minutes: int | None, clock: str) -> str:
+    if minutes is None:
+        return "—"
+    if clock == Clock.ALWAYS:
+        return f"{minutes} minutes, 24/7" if minutes < 120 else f"{minutes // 60} hours, 24/7"
+    if minutes % 540 == 0:
+        days = minutes // 540
+        return f"{days} business day{'s' if days > 1 else ''}"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} business hours"
+    return f"{minutes} business minutes"
+
+
+def response_targets(request):
+    rows = []
+    by_severity = chart()
+    for severity in Severity:
+        row = by_severity.get(severity)
+        if row is None:
+            continue
+        update = _target(row.update_minutes, row.update_clock)
+        rows.append(
+            {
+                "severity": severity.label,
+                "code": severity.value,
+                "definition": row.definition,
+                "first_response": _target(row.first_response_minutes, row.first_response_clock),
+                "update": update if row.update_minutes is None else f"every {update}",
+                "resolution": _target(row.resolution_minutes, row.resolution_clock),
+            }
+        )
+    calendar = BusinessCalendar.objects.filter(is_default=True).prefetch_related("hours").first()
+    return render(request, "portal/response_targets.html", {"rows": rows, "calendar": calendar})
+
+
+def help_page(request):
+    return render(request, "portal/help.html")

@@ -1,0 +1,106 @@
+// Portal behaviour: "add another candidate" on the new-ticket form, and the chat panel.
+(function () {
+  "use strict";
+
+  // --- candidates: clone the formset's empty row --------------------------------------------------
+  var addCandidate = document.getElementById("add-candidate");
+  if (addCandidate) {
+    addCandidate.addEventListener("click", function () {
+      var total = document.getElementById("id_candidates-TOTAL_FORMS");
+      var index = parseInt(total.value, 10);
+      var html = document.getElementById("candidate-template").innerHTML.replace(/__prefix__/g, String(index));
+      document.getElementById("candidate-rows").insertAdjacentHTML("beforeend", html);
+      total.value = String(index + 1);
+      document.getElementById("id_candidates-" + index + "-name").focus();
+    });
+  }
+
+  // --- chat: poll a JSON endpoint; an agent's reply shows within the poll interval ---------------------
+  var panel = document.getElementById("chat-panel");
+  if (!panel) return;
+  var url = panel.dataset.url;
+  var toggle = document.getElementById("chat-toggle");
+  var log = document.getElementById("chat-log");
+  var form = document.getElementById("chat-form");
+  var input = document.getElementById("chat-input");
+  var errorBox = document.getElementById("chat-error");
+  var ticketLabel = document.getElementById("chat-ticket");
+  var lastId = -1, timer = null, POLL_MS = 1500;
+  var seen = {};
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function render(state) {
+    if (state.ticket) {
+      ticketLabel.textContent = "";
+      var link = document.createElement("a");
+      link.href = state.ticket.url;
+      link.textContent = state.ticket.reference + " · " + state.ticket.status;
+      ticketLabel.appendChild(link);
+    }
+    state.messages.forEach(function (line) {
+      if (seen[line.id]) return;
+      seen[line.id] = true;
+      var empty = document.getElementById("chat-empty");
+      if (empty) empty.remove();
+      var row = document.createElement("div");
+      row.className = "chat-line " + (line.role === "customer" ? "mine" : "agent");
+      var who = document.createElement("div");
+      who.className = "who";
+      who.textContent = line.author;
+      var text = document.createElement("div");
+      text.className = "text";
+      text.textContent = line.body;  // text, never HTML
+      row.appendChild(who);
+      row.appendChild(text);
+      log.appendChild(row);
+      lastId = Math.max(lastId, line.id);
+      log.scrollTop = log.scrollHeight;
+    });
+  }
+
+  function poll() {
+    fetch(url + "?after=" + lastId, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (state) { if (state) render(state); })
+      .catch(function () {})
+      .finally(function () { timer = setTimeout(poll, POLL_MS); });
+  }
+
+  function open() {
+    panel.classList.remove("d-none");
+    toggle.setAttribute("aria-expanded", "true");
+    if (timer === null) poll();
+    input.focus();
+  }
+
+  toggle.addEventListener("click", function () {
+    if (panel.classList.contains("d-none")) { open(); sessionStorage.setItem("chat-open", "1"); }
+    else { panel.classList.add("d-none"); toggle.setAttribute("aria-expanded", "false"); sessionStorage.removeItem("chat-open"); }
+  });
+  if (sessionStorage.getItem("chat-open")) open();
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var body = input.value.trim();
+    if (!body) return;
+    errorBox.textContent = "";
+    var data = new FormData();
+    data.append("body", body);
+    data.append("after", String(lastId));
+    fetch(url, { method: "POST", body: data, credentials: "same-origin", headers: { "X-CSRFToken": csrfToken() } })
+      .then(function (r) { return r.json().then(function (json) { return { ok: r.ok, json: json }; }); })
+      .then(function (result) {
+        if (!result.ok) { errorBox.textContent = "Could not send: please try again."; return; }
+        input.value = "";
+        render(result.json);
+      })
+      .catch(function () { errorBox.textContent = "Could not send: check your connection."; });
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+})();
