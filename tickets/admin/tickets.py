@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
@@ -107,7 +107,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
-        js = ("tickets/sla.js",)
+        js = ("tickets/sla.js", "tickets/conversation.js")
 
     def get_queryset(self, request):
         # One query for the page's clocks, whatever the number of rows.
@@ -211,6 +211,11 @@ class TicketAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
             ),
+            path(
+                "<path:object_id>/messages/",
+                self.admin_site.admin_view(self.messages_view),
+                name="tickets_ticket_messages",
+            ),
             *super().get_urls(),
         ]
 
@@ -234,8 +239,40 @@ class TicketAdmin(admin.ModelAdmin):
                 ],
                 reply_form=ReplyForm(initial=draft),
                 reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
+                messages_url=reverse("admin:tickets_ticket_messages", args=[ticket.pk]),
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def messages_view(self, request, object_id):
+        """New messages on the ticket since `after` (a message id), for the page's live conversation."""
+        ticket = get_object_or_404(Ticket, pk=object_id)
+        if not self.has_view_permission(request, ticket):
+            raise PermissionDenied
+        try:
+            after = int(request.GET.get("after", "0"))
+        except ValueError:
+            after = 0
+        rows = ticket.messages.filter(pk__gt=after).select_related("author")[:100]
+        return JsonResponse(
+            {
+                "status": ticket.get_status_display(),
+                "messages": [
+                    {
+                        "id": m.pk,
+                        "author": (m.author.get_full_name() or m.author.get_username())
+                        if m.author
+                        else "System",
+                        "role": m.author_role,
+                        "role_label": m.get_author_role_display(),
+                        "internal": m.internal,
+                        "channel": m.get_channel_display(),
+                        "body": m.body,
+                        "created_at": m.created_at.isoformat(),
+                    }
+                    for m in rows
+                ],
+            }
+        )
 
     def reply_view(self, request, object_id):
         if request.method != "POST":
