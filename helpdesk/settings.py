@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
@@ -157,6 +159,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_step": 0.2,
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Task modules outside the apps' tasks.py files.
+CELERY_IMPORTS = ("tickets.outgoing_webhooks",)
+
+# Outgoing webhooks (integrations' subscriptions).
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=5)
+WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 
 # --- Authentication ---------------------------------------------------------------------------------
 
@@ -282,9 +290,50 @@ LOGGING = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tickets.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tickets.api.throttling.TokenRateThrottle",
+        "tickets.api.throttling.AnonRateThrottle",
+    ],
+    # Throttle counters live in the default cache: Redis in production, so every web replica shares them.
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("API_RATE_PER_TOKEN", default="1200/min"),
+        "anon": env.str("API_RATE_ANONYMOUS", default="60/min"),
+        "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
+    },
+    "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helpdesk API",
+    "DESCRIPTION": (
+        "Tickets with severities S1–S5, structured intake and SLA clocks; the response-target chart; "
+        "provisioning; signed webhooks. Authenticate with `Authorization: Token <key>` from "
+        "`POST /api/v1/auth/token/`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "tickets.models.choices.Severity",
+        "TicketStatusEnum": "tickets.models.choices.Status",
+        "ChannelEnum": "tickets.models.choices.Channel",
+        "ClockEnum": "sla.models.chart.Clock",
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

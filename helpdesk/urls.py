@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from helpdesk.health import healthz
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
     path("support/", include("portal.public_urls")),
+    path("api/v1/", include("tickets.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tickets.urls")),
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="portal:tickets", permanent=False)),

@@ -40,13 +40,24 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300) -> bool:
-    """Check a signature as a receiver would (used by our tests and documented for integrators)."""
+def verify(
+    secret: str, timestamp: str | None, body: bytes, signature: str | None, *, tolerance: int = 300
+) -> bool:
+    """Check a signature as a receiver would (used by our tests and documented for integrators). A missing
+    or malformed header fails the check rather than raising."""
+    if not isinstance(timestamp, str) or not isinstance(signature, str):
+        return False
     try:
         fresh = abs(time.time() - int(timestamp)) <= tolerance
     except ValueError:
         return False
-    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    # Bytes: compare_digest refuses str with non-ASCII characters (TypeError).
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode())
+
+
+def json_safe(payload: dict) -> dict:
+    """The payload as plain JSON types (datetimes as ISO 8601), ready to store in a JSONField."""
+    return json.loads(encode(payload))
 
 
 def encode(payload: dict) -> bytes:

@@ -31,6 +31,9 @@ def chat(request):
             return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
         body = form.cleaned_data["body"].strip()
         ticket = current_chat(request.user)
+        # A line that opens a new chat (none yet, or the last one was resolved) gets the whole new chat
+        # back: the panel's `after` counts the previous chat's messages and would leave out the opening line.
+        after = -1 if ticket is None else _after(request.POST.get("after"))
         try:
             if ticket is None:
                 ticket = services.ticket_create(
@@ -46,7 +49,7 @@ def chat(request):
             return JsonResponse(
                 {"errors": exc.message_dict if hasattr(exc, "error_dict") else exc.messages}, status=400
             )
-        return JsonResponse(_state(ticket, after=_after(request.POST.get("after"))), status=201)
+        return JsonResponse(_state(ticket, after=after), status=201)
     return JsonResponse(_state(current_chat(request.user), after=_after(request.GET.get("after"))))
 
 

@@ -59,7 +59,7 @@ def ticket_list(request):
 
 
 def _first_promise(ticket, tz):
-    lines = promises(list(ticket.sla_clocks.all()), tz)
+    lines = promises(list(ticket.sla_clocks.all()), tz, status=ticket.status)
     return lines[0] if lines else None
 
 
@@ -166,7 +166,7 @@ def _render_ticket(request, ticket, reply_form, status: int = 200):
         {
             "ticket": ticket,
             "severity_definition": SEVERITY_DEFINITIONS[Severity(ticket.severity)],
-            "promises": promises(list(ticket.sla_clocks.all()), tz),
+            "promises": promises(list(ticket.sla_clocks.all()), tz, status=ticket.status),
             "conversation": selectors.public_conversation(ticket),
             "files": selectors.ticket_files(ticket),
             "timeline": selectors.public_timeline(ticket).select_related("actor"),

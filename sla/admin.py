@@ -4,6 +4,7 @@ on-call contacts, and the escalations with each delivery's result (read-only).""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count, Q
 
 from sla.models import (
@@ -73,6 +74,7 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 
 @admin.register(EscalationContact)
 class EscalationContactAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "kind", "email", "url", "on_page", "on_at_risk", "on_breach", "active")
     list_filter = ("kind", "active", "on_page", "on_breach")
     fieldsets = (

@@ -62,6 +62,8 @@ class Calendar:
         self._holiday_cum = [0]
         for d in self._holidays:
             self._holiday_cum.append(self._holiday_cum[-1] + self._day_total[(d + _MONDAY_SHIFT) % 7])
+        # The running total at the start of each holiday: a target above it lies after that holiday.
+        self._holiday_reach = [self._days_before(d) for d in self._holidays]
 
     @classmethod
     def always(cls) -> Calendar:
@@ -75,7 +77,10 @@ class Calendar:
         counting the `pauses`."""
         amount = _duration_us(duration)
         cursor = _to_us(start)
-        for pause_start, pause_end in _merge_pauses(pauses):
+        merged = _merge_pauses(pauses)
+        if amount == 0:  # nothing to wait for, even inside a pause
+            return _from_us(cursor)
+        for pause_start, pause_end in merged:
             if pause_end is not None and pause_end <= cursor:
                 continue
             if pause_start > cursor:
@@ -159,15 +164,10 @@ class Calendar:
 
     def _wall_reaching(self, target: int) -> int:
         """The earliest wall-clock time at which the running total reaches `target`."""
-        day = self._first_day_reaching(target)
-        # Converge on the holidays: each round counts the holidays before the candidate day.
-        while True:
-            shifted = self._first_day_reaching(
-                target + self._holiday_cum[bisect.bisect_right(self._holidays, day)]
-            )
-            if shifted == day:
-                break
-            day = shifted
+        # The holidays before the target's day are exactly those whose start the total passes below the
+        # target; skipping their business time, the day follows from the weekly pattern alone.
+        holidays_before = bisect.bisect_left(self._holiday_reach, target)
+        day = self._first_day_reaching(target + self._holiday_cum[holidays_before])
         remaining = target - self._days_before(day)
         for start, end in self._windows[(day + _MONDAY_SHIFT) % 7]:
             if remaining <= end - start:
@@ -228,12 +228,21 @@ def _from_us(value: int) -> datetime:
 
 
 def _offset_us(tz: ZoneInfo, utc_us: int) -> int:
+    start, end, transitions, offsets = _zone_table(tz)
+    if start <= utc_us < end:
+        return offsets[bisect.bisect_right(transitions, utc_us)]
     return _from_us(utc_us).astimezone(tz).utcoffset() // _ONE_US
 
 
 def _next_transition(tz: ZoneInfo, after: int, until: int) -> int | None:
     """The first UTC offset change in (after, until), as microseconds since the epoch, or None."""
     if until <= after:
+        return None
+    start, end, transitions, _ = _zone_table(tz)
+    if start <= after and until <= end:
+        index = bisect.bisect_right(transitions, after)
+        if index < len(transitions) and transitions[index] < until:
+            return transitions[index]
         return None
     first_year = _from_us(after).year
     last_year = _from_us(until).year
@@ -246,7 +255,24 @@ def _next_transition(tz: ZoneInfo, after: int, until: int) -> int | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+#: Years whose offset changes are tabulated once per zone, so the hot path needs no datetime objects.
+_TABLE_YEARS = (1970, 2100)
+
+
+@lru_cache(maxsize=64)
+def _zone_table(tz: ZoneInfo) -> tuple[int, int, list[int], list[int]]:
+    """(start, end, transitions, offsets) of the zone over _TABLE_YEARS: offsets[i] is the offset before
+    transitions[i], offsets[-1] the one after the last."""
+    first, last = _TABLE_YEARS
+    start = (datetime(first, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+    end = (datetime(last + 1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+    transitions = [t for year in range(first, last + 1) for t in _transitions(tz, year)]
+    offsets = [_from_us(start).astimezone(tz).utcoffset() // _ONE_US]
+    offsets += [_from_us(t).astimezone(tz).utcoffset() // _ONE_US for t in transitions]
+    return start, end, transitions, offsets
+
+
+@lru_cache(maxsize=16384)
 def _transitions(tz: ZoneInfo, year: int) -> tuple[int, ...]:
     """Instants in `year` (UTC) at which the zone's offset changes, found by scanning days then bisecting."""
     found = []

@@ -13,7 +13,10 @@ from datetime import datetime, timedelta
 from sla.calendars import calendar_for, response_target
 from sla.escalations import escalate
 from sla.models import ClockState, Level, Metric, TicketClock
-from tickets.models import Message, Severity, Status, Ticket
+from tickets.models import Event, Message, Severity, Status, Ticket
+
+#: Statuses a ticket is done in; leaving them reopens it.
+_DONE = (Status.RESOLVED, Status.CLOSED)
 
 #: Statuses in which a metric's clock stands still.
 PAUSED_IN = {
@@ -47,7 +50,7 @@ def sla_agent_replied(ticket: Ticket, *, at: datetime) -> None:
         else:
             if update.met_at is None:
                 _meet(update, at)
-            _restart(update, target, started_at=at, at=at, next_cycle=True)
+            _restart(update, target, started_at=at, next_cycle=True)
             _apply_status(update, ticket.status, at)
             update.save()
     elif target is not None:
@@ -61,10 +64,8 @@ def sla_status_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
         if clock.metric == Metric.RESOLUTION:
             if ticket.status == Status.RESOLVED and clock.met_at is None:
                 _meet(clock, at)
-            elif (
-                previous in (Status.RESOLVED, Status.CLOSED) and ticket.status not in PAUSED_IN[clock.metric]
-            ):
-                _reopen(clock)
+            elif previous in _DONE and ticket.status not in _DONE:
+                _reopen(clock)  # resumes now, or stays paused if reopened into pending
         _apply_status(clock, ticket.status, at)
         clock.save()
     _refresh_due(ticket)
@@ -106,37 +107,73 @@ def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -
     if target is None:
         return None
     clock = TicketClock(ticket=ticket, metric=metric, warn_at_percent=_warn_at(ticket))
-    _restart(clock, target, started_at=started_at, at=at, next_cycle=False)
+    _restart(clock, target, started_at=started_at, next_cycle=False)
+    _breach_if_overdue(clock, at)
     _apply_status(clock, ticket.status, at)
     clock.save()
     return clock
 
 
 def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> None:
-    """A metric the old severity had no target for: count it from when it would have started."""
+    """A metric the old severity had no target for: count it from when it would have started, minus the
+    pauses the ticket's status history implies. One already met (answered, resolved) is recorded as met
+    then: like a met clock's, its outcome is not re-judged under the new target."""
+    target = _target(ticket, metric)
     agent_replies = Message.objects.filter(
         ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
-    )
+    ).values_list("created_at", flat=True)
+    started_at, met_at = ticket.created_at, None
     if metric == Metric.NEXT_UPDATE:
-        last_reply = agent_replies.order_by("-created_at").values_list("created_at", flat=True).first()
-        if last_reply is not None:
-            _start(ticket, metric, started_at=last_reply, at=at)
-        return
-    clock = _start(ticket, metric, started_at=ticket.created_at, at=at)
-    if clock is None:
-        return
-    first_reply = agent_replies.order_by("created_at").values_list("created_at", flat=True).first()
-    if metric == Metric.FIRST_RESPONSE and first_reply is not None:
-        _meet(clock, first_reply)
-    elif metric == Metric.RESOLUTION and ticket.status in (Status.RESOLVED, Status.CLOSED):
-        _meet(clock, ticket.resolved_at or at)
+        started_at = agent_replies.order_by("-created_at").first()
+        if started_at is None:
+            return
+    elif metric == Metric.FIRST_RESPONSE:
+        met_at = agent_replies.order_by("created_at").first()
+    elif ticket.status in _DONE:
+        met_at = ticket.resolved_at or at
+    clock = TicketClock(ticket=ticket, metric=metric, warn_at_percent=_warn_at(ticket))
+    _restart(clock, target, started_at=started_at, next_cycle=False)
+    pauses, paused_since = _status_pauses(ticket, metric, since=started_at, until=met_at or at)
+    if met_at is not None and paused_since is not None:  # met while paused: the pause ends there
+        pauses.append((paused_since, met_at))
+        paused_since = None
+    clock.pauses = [[start.isoformat(), end.isoformat()] for start, end in pauses]
+    clock.paused_at = paused_since
+    if paused_since is not None:
+        clock.state = ClockState.PAUSED
+    _schedule(clock)
+    if met_at is not None:
+        clock.state, clock.met_at, clock.at_risk_at = ClockState.MET, met_at, None
     else:
         _breach_if_overdue(clock, at)
     clock.save()
 
 
+def _status_pauses(
+    ticket: Ticket, metric: str, *, since: datetime, until: datetime
+) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
+    """From the audit trail: the spans within [since, until) in which the ticket's status paused `metric`,
+    and the start of the pause still open at `until` (None if it runs)."""
+    changes = (
+        Event.objects.filter(ticket=ticket, kind=Event.Kind.STATUS_CHANGED, created_at__lt=until)
+        .order_by("created_at", "pk")
+        .values_list("created_at", "to_value")
+    )
+    pauses: list[tuple[datetime, datetime]] = []
+    pause_start = None  # a ticket starts as new, which pauses nothing
+    for changed_at, status in changes:
+        if status in PAUSED_IN[metric]:
+            if pause_start is None:
+                pause_start = max(changed_at, since)
+        elif pause_start is not None:
+            if changed_at > pause_start:
+                pauses.append((pause_start, changed_at))
+            pause_start = None
+    return pauses, pause_start
+
+
 def _restart(
-    clock: TicketClock, target: tuple[timedelta, str], *, started_at: datetime, at: datetime, next_cycle: bool
+    clock: TicketClock, target: tuple[timedelta, str], *, started_at: datetime, next_cycle: bool
 ) -> None:
     clock.target_minutes = int(target[0].total_seconds() // 60)
     clock.clock = target[1]
@@ -148,7 +185,6 @@ def _restart(
     if next_cycle:
         clock.cycle += 1
     _schedule(clock)
-    _breach_if_overdue(clock, at)
 
 
 def _schedule(clock: TicketClock) -> None:
@@ -176,12 +212,12 @@ def _apply_status(clock: TicketClock, status: str, at: datetime) -> None:
         clock.paused_at = None
         if clock.state == ClockState.PAUSED:
             clock.state = ClockState.ACTIVE
-        if clock.state == ClockState.ACTIVE:
-            _schedule(clock)
-            _breach_if_overdue(clock, at)
+        _schedule(clock)  # a breached clock runs on too: it keeps showing the due time it missed
+        _breach_if_overdue(clock, at)
 
 
 def _meet(clock: TicketClock, at: datetime) -> None:
+    _breach_if_overdue(clock, at)  # met after its due time, before a sweep noticed: still a breach
     clock.met_at = at
     if clock.state in (ClockState.ACTIVE, ClockState.PAUSED):
         clock.state = ClockState.MET
@@ -198,6 +234,8 @@ def _reopen(clock: TicketClock) -> None:
     clock.paused_at = clock.met_at  # counted as paused from the resolution until the resume that follows
     clock.met_at = None
     clock.state = ClockState.BREACHED if clock.breached_at else ClockState.PAUSED
+    if clock.state == ClockState.PAUSED:
+        clock.due_at = clock.at_risk_at = None
 
 
 def _breach_if_overdue(clock: TicketClock, at: datetime) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Case, When
+from django.db.models import Case, Q, When
 from django.utils import timezone
 
 from helpdesk import webhooks
@@ -86,6 +86,7 @@ def deliver(escalation_id: int) -> None:
     )
     if escalation is None or escalation.completed_at is not None:
         return
+    _announce(escalation)
     _ensure_deliveries(escalation)
     retry_attempts = 0
     for delivery_id in escalation.deliveries.exclude(
@@ -96,7 +97,11 @@ def deliver(escalation_id: int) -> None:
             retry_attempts = max(retry_attempts, attempts)
     if retry_attempts:
         raise DeliveryIncomplete(retry_attempts)
-    Escalation.objects.filter(pk=escalation.pk, completed_at__isnull=True).update(completed_at=timezone.now())
+    # Complete only when no recipient is left: a delivery skipped above because another worker holds it
+    # may yet fail, and that worker's retry must not find the escalation completed.
+    Escalation.objects.filter(pk=escalation.pk, completed_at__isnull=True).exclude(
+        deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+    ).update(completed_at=timezone.now())
 
 
 def _deliver_one(escalation: Escalation, delivery_id: int) -> int | None:
@@ -129,6 +134,26 @@ def _deliver_one(escalation: Escalation, delivery_id: int) -> int | None:
         delivery.last_error = ""
         delivery.save()
         return None
+
+
+def _announce(escalation: Escalation) -> None:
+    """Tell integrations' webhook subscriptions (sla.escalated / sla.breached); once per escalation."""
+    from tickets.events import subscriptions_exist
+    from tickets.outgoing_webhooks import emit
+
+    if subscriptions_exist():
+        emit(
+            EVENTS[escalation.level],
+            ticket=escalation.ticket,
+            key=f"escalation-{escalation.pk}",
+            data={
+                "escalation": {
+                    "level": escalation.level,
+                    "metric": escalation.metric,
+                    "cycle": escalation.cycle,
+                }
+            },
+        )
 
 
 def _ensure_deliveries(escalation: Escalation) -> None:
@@ -222,10 +247,12 @@ def _email_body(escalation: Escalation, payload: dict) -> str:
 
 
 def pending_escalations(now: datetime, *, limit: int) -> list[int]:
-    """Escalations not delivered yet whose task may have been lost: never enqueued (broker down at commit)
-    and older than a few seconds, or enqueued long ago without completing."""
+    """Escalations to hand to Celery: those the sweep at `now` just inserted, and those whose task may have
+    been lost: never enqueued (broker down at commit) and older than a few seconds, or enqueued long ago
+    without completing."""
     return list(
-        Escalation.objects.filter(completed_at__isnull=True, created_at__lte=now - timedelta(seconds=5))
+        Escalation.objects.filter(completed_at__isnull=True)
+        .filter(Q(created_at=now) | Q(created_at__lte=now - timedelta(seconds=5)))
         .exclude(enqueued_at__gt=now - timedelta(minutes=10))
         .order_by(Case(When(level=Level.PAGE, then=0), default=1), "created_at")
         .values_list("pk", flat=True)[:limit]

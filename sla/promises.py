@@ -34,8 +34,14 @@ _PHRASES = {
 }
 
 
-def promises(clocks: list[TicketClock], tz: ZoneInfo) -> list[Promise]:
-    """One line per clock, first response first."""
+def promises(clocks: list[TicketClock], tz: ZoneInfo, *, status: str = "") -> list[Promise]:
+    """One line per clock, first response first. A resolved or closed ticket promises nothing more."""
+    if status in ("resolved", "closed"):
+        return [p for p in _lines(clocks, tz) if p.kind == "met" and p.metric == Metric.RESOLUTION]
+    return _lines(clocks, tz)
+
+
+def _lines(clocks: list[TicketClock], tz: ZoneInfo) -> list[Promise]:
     order = {Metric.FIRST_RESPONSE: 0, Metric.NEXT_UPDATE: 1, Metric.RESOLUTION: 2}
     lines = []
     for clock in sorted(clocks, key=lambda c: order[c.metric]):

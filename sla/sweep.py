@@ -61,19 +61,22 @@ def sweep(now: datetime | None = None) -> SweepResult:
         warned = TicketClock.objects.filter(
             state=ClockState.ACTIVE, warned_at__isnull=True, paused_at__isnull=True, at_risk_at__lte=now
         ).update(warned_at=now)
+        # Raw SQL gets no field conversion: pass `now` as the ORM stores it (SQLite keeps naive UTC text,
+        # so an aware datetime would neither match breached_at/warned_at nor be stored alike).
+        db_now = connection.ops.adapt_datetimefield_value(now)
         with connection.cursor() as cursor:
             cursor.execute(
                 _INSERT_ESCALATIONS.format(condition="c.state = 'breached' AND c.breached_at = %s"),
-                [Level.BREACH, now, now],
+                [Level.BREACH, db_now, db_now],
             )
             cursor.execute(
                 _INSERT_ESCALATIONS.format(condition="c.warned_at = %s AND c.state = 'active'"),
-                [Level.AT_RISK, now, now],
+                [Level.AT_RISK, db_now, db_now],
             )
             statuses = ", ".join(["%s"] * len(OPEN_STATUSES))
             cursor.execute(
                 _INSERT_PAGES.format(statuses=statuses),
-                [Metric.FIRST_RESPONSE, Level.PAGE, now, *OPEN_STATUSES],
+                [Metric.FIRST_RESPONSE, Level.PAGE, db_now, *OPEN_STATUSES],
             )
             pages = cursor.rowcount
     reenqueued = _reenqueue(now)

@@ -11,5 +11,7 @@ class TicketsConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from tickets.agents import ensure_agents_group
+        from tickets.channels.schedule import ensure_fetch_schedule
 
         post_migrate.connect(ensure_agents_group, sender=self)
+        post_migrate.connect(ensure_fetch_schedule, sender=self)

@@ -1,25 +1,55 @@
 """Notification emails to customers, threaded per ticket so mail clients group them.
 
-Composed here, sent by the Celery tasks in `tickets.tasks`; never sent inside a request.
+Composed here, sent by the Celery tasks in `tickets.tasks`; never sent inside a request. Plain text only.
+
+Threading: the "ticket received" email is the root of the ticket's thread, with the Message-ID
+`<ticket-{pk}@domain>` (`thread_id`). Every later email has its own Message-ID
+`<ticket-{pk}.{kind}.{unique}@domain>` and In-Reply-To/References pointing at the root. All carry
+`[HD-n]` in the subject and Reply-To SUPPORT_EMAIL, so the customer's answer comes back to the email
+channel, which threads it by either (`tickets.channels.email_in`). Internal notes are never sent.
 """
 
 from __future__ import annotations
 
-from email.utils import parseaddr
+from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
-from tickets.models import Message, Status, Ticket
+from sla.models import Metric
+from sla.promises import first_response_promise
+from tickets.models import Message, Severity, Status, Ticket
+
+FALLBACK_DOMAIN = "helpdesk.localhost"
+
+#: Headers of the emails the helpdesk composes on its own (RFC 3834, and Exchange's equivalent): they
+#: ask the customer's out-of-office responder not to answer, which keeps mail loops from starting.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "OOF, AutoReply"}
+
+
+def mail_domain() -> str:
+    """The domain of our Message-IDs: that of DEFAULT_FROM_EMAIL (which may carry a display name)."""
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    domain = address.rpartition("@")[2] if "@" in address else ""
+    return domain or FALLBACK_DOMAIN
 
 
 def thread_id(ticket: Ticket) -> str:
-    """The Message-ID of the ticket's first notification; later ones reply to it."""
-    # DEFAULT_FROM_EMAIL may carry a display name ("Support <help@example.com>"): take the address's domain.
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    domain = address.rpartition("@")[2] if "@" in address else ""
-    return f"<ticket-{ticket.pk}@{domain or 'helpdesk.localhost'}>"
+    """The Message-ID of the ticket's first notification (the thread's root); later ones reply to it."""
+    return f"<ticket-{ticket.pk}@{mail_domain()}>"
+
+
+def notification_id(ticket: Ticket, kind: str, unique: object = None) -> str:
+    """A Message-ID of its own for a later notification: `<ticket-{pk}.{kind}.{unique}@domain>`.
+
+    `unique` is a row id where there is one (a retried task then resends the same id, and mail clients
+    show one email); otherwise make_msgid supplies time, process and random parts. The domain is passed
+    so make_msgid does not look up the host's name, which can be slow.
+    """
+    if unique is None:
+        unique = make_msgid(domain=mail_domain())[1:].partition("@")[0]
+    return f"<ticket-{ticket.pk}.{kind}.{unique}@{mail_domain()}>"
 
 
 def portal_url(ticket: Ticket) -> str:
@@ -27,19 +57,25 @@ def portal_url(ticket: Ticket) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/portal/tickets/{ticket.reference}/"
 
 
-def _send(ticket: Ticket, *, subject: str, template: str, context: dict, first: bool = False) -> None:
+def _send(
+    ticket: Ticket,
+    *,
+    subject: str,
+    template: str,
+    context: dict,
+    message_id: str,
+    automatic: bool,
+) -> None:
     recipient = ticket.requester.email
     if not recipient:
         return
     body = render_to_string(template, {"ticket": ticket, "url": portal_url(ticket), **context})
-    headers = (
-        {"Message-ID": thread_id(ticket)}
-        if first
-        else {
-            "In-Reply-To": thread_id(ticket),
-            "References": thread_id(ticket),
-        }
-    )
+    headers = {"Message-ID": message_id}
+    root = thread_id(ticket)
+    if message_id != root:
+        headers |= {"In-Reply-To": root, "References": root}
+    if automatic:
+        headers |= AUTOMATIC_HEADERS
     EmailMessage(
         subject=f"[{ticket.reference}] {subject}",
         body=body,
@@ -52,17 +88,27 @@ def _send(ticket: Ticket, *, subject: str, template: str, context: dict, first: 
 
 def send_ticket_received(ticket: Ticket) -> None:
     _send(
-        ticket, subject=ticket.subject, template="tickets/email/ticket_received.txt", context={}, first=True
+        ticket,
+        subject=ticket.subject,
+        template="tickets/email/ticket_received.txt",
+        context={"promise": response_promise(ticket), "critical": ticket.severity == Severity.S1},
+        message_id=thread_id(ticket),
+        automatic=True,
     )
 
 
 def send_agent_reply(message: Message) -> None:
+    if message.internal:
+        return  # notes stay inside the helpdesk, whoever calls this
     ticket = message.ticket
     _send(
         ticket,
         subject=f"Re: {ticket.subject}",
         template="tickets/email/agent_reply.txt",
         context={"message": message},
+        message_id=notification_id(ticket, "reply", message.pk),
+        # Written by a person: the customer's out-of-office reply is welcome here.
+        automatic=False,
     )
 
 
@@ -74,4 +120,14 @@ def send_status_changed(ticket: Ticket, previous: str, current: str) -> None:
         subject=f"{Status(current).label}: {ticket.subject}",
         template="tickets/email/status_changed.txt",
         context={"previous": Status(previous).label, "current": Status(current).label},
+        message_id=notification_id(ticket, f"status-{current}"),
+        automatic=True,
     )
+
+
+def response_promise(ticket: Ticket) -> str:
+    """ "We will respond by <weekday, date, time> (<time zone>)." in the organization's time zone, worded as
+    the portal words it (`sla.promises`); empty unless the first-response clock is running."""
+    clocks = list(ticket.sla_clocks.filter(metric=Metric.FIRST_RESPONSE))
+    promise = first_response_promise(clocks, ticket.organization.zoneinfo)
+    return promise.text if promise is not None and promise.kind == "due" else ""

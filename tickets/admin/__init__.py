@@ -1,3 +1,3 @@
 """The agent console (Django admin): tickets, organizations and people, the audit trail."""
 
-from . import audit, people, tickets  # noqa: F401 - importing registers the ModelAdmins
+from . import audit, integrations, people, tickets  # noqa: F401 - importing registers the ModelAdmins

@@ -12,6 +12,8 @@ from .choices import (
 )
 from .conversation import Attachment, Message
 from .events import Event
+from .inbound import InboundEmail
+from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
 from .tickets import Candidate, Ticket, parse_reference
 
@@ -20,11 +22,14 @@ __all__ = [
     "SEVERITY_DEFINITIONS",
     "TIMEZONE_CHOICES",
     "AffectedRole",
+    "ApiToken",
     "Attachment",
     "Candidate",
     "Channel",
     "Event",
+    "IdempotencyRecord",
     "ImpactScope",
+    "InboundEmail",
     "Membership",
     "Message",
     "Occurrence",
@@ -32,5 +37,8 @@ __all__ = [
     "Severity",
     "Status",
     "Ticket",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "parse_reference",
 ]

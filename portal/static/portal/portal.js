@@ -26,7 +26,7 @@
   var errorBox = document.getElementById("chat-error");
   var ticketLabel = document.getElementById("chat-ticket");
   var lastId = -1, timer = null, POLL_MS = 1500;
-  var seen = {};
+  var seen = {}, chatReference = null;
 
   function csrfToken() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -34,7 +34,17 @@
   }
 
   function render(state) {
+    if (state.ticket && chatReference !== null && state.ticket.reference !== chatReference) {
+      // A new chat (the last one was resolved): start the log afresh. Render this state only when it
+      // holds the chat from its opening line (id 0); otherwise the next poll, from the start, brings it.
+      log.querySelectorAll(".chat-line").forEach(function (row) { row.remove(); });
+      seen = {};
+      lastId = -1;
+      chatReference = null;
+      if (!state.messages.some(function (line) { return line.id === 0; })) return;
+    }
     if (state.ticket) {
+      chatReference = state.ticket.reference;
       ticketLabel.textContent = "";
       var link = document.createElement("a");
       link.href = state.ticket.url;

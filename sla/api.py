@@ -1,0 +1,148 @@
+"""The SLA's API: the response-target chart, business calendars and holidays. Everyone signed in reads;
+staff with the model permissions write."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, viewsets
+
+from sla.calendars import clear_cache
+from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget
+from tickets.api.errors import responses
+from tickets.api.permissions import ChartPermissions
+from tickets.api.views import PageSizePagination
+
+
+class ResponseTargetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ResponseTarget
+        fields = (
+            "severity",
+            "first_response_minutes",
+            "first_response_clock",
+            "update_minutes",
+            "update_clock",
+            "resolution_minutes",
+            "resolution_clock",
+            "warn_at_percent",
+            "definition",
+        )
+        read_only_fields = ("severity",)
+        extra_kwargs = {
+            "first_response_minutes": {"min_value": 1},
+            "update_minutes": {"min_value": 1},
+            "resolution_minutes": {"min_value": 1},
+        }
+
+
+class HoursSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday.")
+    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
+    end = serializers.TimeField(
+        format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], help_text="After start; 00:00 means midnight."
+    )
+
+    def validate(self, data):
+        if data["end"] <= data["start"] and data["end"].strftime("%H:%M") != "00:00":
+            raise serializers.ValidationError({"end": "The window must end after it starts."})
+        return data
+
+
+class CalendarSerializer(serializers.ModelSerializer):
+    hours = HoursSerializer(many=True)
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ("id", "name", "timezone", "is_default", "hours")
+
+    def validate_hours(self, hours):
+        if not hours:
+            raise serializers.ValidationError("A calendar needs at least one window.")
+        return hours
+
+    def validate_is_default(self, value):
+        if (
+            value
+            and BusinessCalendar.objects.filter(is_default=True)
+            .exclude(pk=getattr(self.instance, "pk", None))
+            .exists()
+        ):
+            raise serializers.ValidationError("Another calendar is the default; unset it first.")
+        return value
+
+    @transaction.atomic
+    def create(self, validated_data):
+        hours = validated_data.pop("hours")
+        calendar = BusinessCalendar.objects.create(**validated_data)
+        BusinessHours.objects.bulk_create(BusinessHours(calendar=calendar, **h) for h in hours)
+        return calendar
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        hours = validated_data.pop("hours", None)
+        instance = super().update(instance, validated_data)
+        if hours is not None:
+            instance.hours.all().delete()
+            BusinessHours.objects.bulk_create(BusinessHours(calendar=instance, **h) for h in hours)
+        clear_cache()
+        return instance
+
+
+class HolidaySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Holiday
+        fields = ("id", "calendar", "date", "name")
+
+
+def _crud_docs(serializer):
+    return extend_schema_view(
+        list=extend_schema(responses=responses({200: serializer(many=True)})),
+        retrieve=extend_schema(responses=responses({200: serializer}, not_found=True)),
+        create=extend_schema(responses=responses({201: serializer}, bad_request=True)),
+        update=extend_schema(responses=responses({200: serializer}, bad_request=True, not_found=True)),
+        partial_update=extend_schema(
+            responses=responses({200: serializer}, bad_request=True, not_found=True)
+        ),
+        destroy=extend_schema(responses=responses({204: None}, not_found=True)),
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses({200: ResponseTargetSerializer(many=True)})),
+    retrieve=extend_schema(responses=responses({200: ResponseTargetSerializer}, not_found=True)),
+    update=extend_schema(
+        responses=responses({200: ResponseTargetSerializer}, bad_request=True, not_found=True)
+    ),
+    partial_update=extend_schema(
+        responses=responses({200: ResponseTargetSerializer}, bad_request=True, not_found=True)
+    ),
+)
+class ResponseTargetViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
+):
+    """The chart: one row per severity (`/api/v1/response-targets/S2/`)."""
+
+    queryset = ResponseTarget.objects.order_by("severity")
+    serializer_class = ResponseTargetSerializer
+    permission_classes = [ChartPermissions]
+    lookup_field = "severity"
+    lookup_value_regex = "S[1-5]"
+    pagination_class = None
+
+
+@_crud_docs(CalendarSerializer)
+class CalendarViewSet(viewsets.ModelViewSet):
+    queryset = BusinessCalendar.objects.prefetch_related("hours").order_by("pk")
+    serializer_class = CalendarSerializer
+    permission_classes = [ChartPermissions]
+    pagination_class = PageSizePagination
+
+
+@_crud_docs(HolidaySerializer)
+class HolidayViewSet(viewsets.ModelViewSet):
+    queryset = Holiday.objects.order_by("date", "pk")
+    serializer_class = HolidaySerializer
+    permission_classes = [ChartPermissions]
+    pagination_class = PageSizePagination
+    filterset_fields = ("calendar",)

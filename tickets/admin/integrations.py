@@ -1,0 +1,123 @@
+"""Integrations in the console: API tokens (the key is shown once, at creation) and webhook subscriptions
+with their delivery log."""
+
+from django import forms
+from django.contrib import admin, messages
+
+from tickets.models.integrations import ApiToken, WebhookDelivery, WebhookEvent, WebhookSubscription
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ("user", "name", "organization")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
+    list_display = ("name", "prefix", "user", "organization", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("organization",)
+    list_select_related = ("user", "organization")
+    search_fields = ("name", "prefix", "user__username")
+    autocomplete_fields = ("user",)
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("user", "prefix", "created_at", "last_used_at", "revoked_at") if obj else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, key = ApiToken.objects.issue(user=obj.user, name=obj.name, organization=obj.organization)
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request, f"The token's key (shown only now; store it safely): {key}", messages.WARNING
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        from django.utils import timezone
+
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+class DeliveryInline(admin.TabularInline):
+    model = WebhookDelivery
+    extra = 0
+    can_delete = False
+    fields = (
+        "created_at",
+        "event",
+        "dedupe_key",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "delivered_at",
+    )
+    readonly_fields = fields
+    ordering = ("-created_at",)
+    max_num = 0
+
+
+class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ("url", "secret", "events", "organization", "active")
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    form = SubscriptionForm
+    list_display = ("url", "organization", "active", "consecutive_failures", "disabled_reason", "created_at")
+    list_filter = ("active", "organization")
+    readonly_fields = ("consecutive_failures", "disabled_reason", "created_at")
+    inlines = [DeliveryInline]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        if "active" in form.changed_data and obj.active:
+            obj.consecutive_failures, obj.disabled_reason = 0, ""
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "response_code",
+        "delivered_at",
+    )
+    list_filter = ("status", "event")
+    list_select_related = ("subscription",)
+    show_full_result_count = False
+    readonly_fields = (
+        "subscription",
+        "event",
+        "dedupe_key",
+        "payload",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+        "delivered_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

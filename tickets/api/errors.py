@@ -1,0 +1,56 @@
+"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = ValidationError(detail)
+    return drf_exception_handler(exc, context)
+
+
+_Detail = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
+_FieldErrors = inline_serializer(
+    "FieldErrors",
+    fields={
+        "field_name": serializers.ListField(
+            child=serializers.CharField(), help_text="One entry per bad field."
+        )
+    },
+)
+
+BAD_REQUEST = OpenApiResponse(_FieldErrors, description="Invalid input: each bad field with its messages.")
+UNAUTHORIZED = OpenApiResponse(_Detail, description="No or invalid credentials.")
+FORBIDDEN = OpenApiResponse(_Detail, description="Not allowed for this user or token.")
+NOT_FOUND = OpenApiResponse(_Detail, description="No such object, or not visible to you.")
+CONFLICT = OpenApiResponse(_Detail, description="A request with this Idempotency-Key is still in progress.")
+UNPROCESSABLE = OpenApiResponse(_Detail, description="The Idempotency-Key was used with a different request.")
+THROTTLED = OpenApiResponse(_Detail, description="Too many requests; retry after the Retry-After header.")
+
+COMMON = {
+    status.HTTP_401_UNAUTHORIZED: UNAUTHORIZED,
+    status.HTTP_403_FORBIDDEN: FORBIDDEN,
+    status.HTTP_429_TOO_MANY_REQUESTS: THROTTLED,
+}
+
+
+def responses(
+    ok: dict, *, bad_request: bool = False, not_found: bool = False, idempotent: bool = False
+) -> dict:
+    """The documented responses of an operation: its success bodies plus the errors it can answer."""
+    result = {**ok, **COMMON}
+    if bad_request:
+        result[status.HTTP_400_BAD_REQUEST] = BAD_REQUEST
+    if not_found:
+        result[status.HTTP_404_NOT_FOUND] = NOT_FOUND
+    if idempotent:
+        result[status.HTTP_409_CONFLICT] = CONFLICT
+        result[status.HTTP_422_UNPROCESSABLE_ENTITY] = UNPROCESSABLE
+    return result

@@ -1,0 +1,322 @@
+"""Serializers with explicit fields, as DESIGN.md's public contract names them. They validate shapes;
+the services decide and write."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sla.models import Metric
+from tickets.models import (
+    AffectedRole,
+    Attachment,
+    Channel,
+    Event,
+    ImpactScope,
+    Membership,
+    Message,
+    Occurrence,
+    Organization,
+    Severity,
+    Status,
+    Ticket,
+)
+from tickets.models.integrations import WebhookEvent, WebhookSubscription
+
+User = get_user_model()
+
+# --- tickets ----------------------------------------------------------------------------------------
+
+
+class SlaMetricSerializer(serializers.Serializer):
+    due_at = serializers.DateTimeField(allow_null=True)
+    state = serializers.ChoiceField(choices=["active", "paused", "met", "breached"])
+    met_at = serializers.DateTimeField(allow_null=True)
+    breached_at = serializers.DateTimeField(allow_null=True)
+
+
+class SlaSerializer(serializers.Serializer):
+    """Each metric the chart defines for the ticket's severity; `null` where it sets no target."""
+
+    first_response = SlaMetricSerializer(allow_null=True)
+    next_update = SlaMetricSerializer(allow_null=True)
+    resolution = SlaMetricSerializer(allow_null=True)
+
+
+class CandidateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+    email = serializers.EmailField(allow_blank=True, required=False, default="")
+
+    def validate(self, data):
+        if not data.get("name") and not data.get("email"):
+            raise serializers.ValidationError("Give the candidate's name or email.")
+        return data
+
+
+class InterviewSerializer(serializers.Serializer):
+    """The interview context: who, which position and template, and when."""
+
+    candidates = CandidateSerializer(many=True, required=False)
+    interviewers = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+    position = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    template_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    template_changes = serializers.CharField(allow_blank=True, required=False)
+    starts_at = serializers.DateTimeField(allow_null=True, required=False)
+    ends_at = serializers.DateTimeField(allow_null=True, required=False)
+
+    def validate(self, data):
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts and ends and ends < starts:
+            raise serializers.ValidationError(
+                {"ends_at": "The end of the interview range is before its start."}
+            )
+        return data
+
+
+#: Interview fields in the API → Ticket model fields.
+INTERVIEW_FIELDS = {
+    "interviewers": "interview_interviewers",
+    "position": "interview_position",
+    "template_name": "interview_template_name",
+    "template_changes": "interview_template_changes",
+    "starts_at": "interview_starts_at",
+    "ends_at": "interview_ends_at",
+}
+INTAKE_API_FIELDS = (
+    "affected_role",
+    "impact_scope",
+    "product_area",
+    "feature",
+    "error_message",
+    "occurrence",
+    "started_at",
+    "reason",
+)
+
+
+def interview_to_model(interview: dict) -> dict:
+    return {INTERVIEW_FIELDS[name]: value for name, value in interview.items() if name in INTERVIEW_FIELDS}
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """A ticket as clients read it."""
+
+    reference = serializers.CharField(read_only=True)
+    interview = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Ticket
+        fields = (
+            "reference",
+            "subject",
+            "description",
+            "severity",
+            "status",
+            "channel",
+            "requester",
+            "organization",
+            "assignee",
+            "created_at",
+            "updated_at",
+            *INTAKE_API_FIELDS,
+            "interview",
+            "sla",
+        )
+        read_only_fields = fields
+
+    @extend_schema_field(InterviewSerializer)
+    def get_interview(self, ticket: Ticket) -> dict:
+        return {
+            "candidates": [{"name": c.name, "email": c.email} for c in ticket.candidates.all()],
+            "interviewers": ticket.interview_interviewers,
+            "position": ticket.interview_position,
+            "template_name": ticket.interview_template_name,
+            "template_changes": ticket.interview_template_changes,
+            "starts_at": _iso(ticket.interview_starts_at),
+            "ends_at": _iso(ticket.interview_ends_at),
+        }
+
+    @extend_schema_field(SlaSerializer)
+    def get_sla(self, ticket: Ticket) -> dict:
+        clocks = {clock.metric: clock for clock in ticket.sla_clocks.all()}
+        return {
+            metric: None
+            if metric not in clocks
+            else {
+                "due_at": _iso(clocks[metric].due_at),
+                "state": clocks[metric].state,
+                "met_at": _iso(clocks[metric].met_at),
+                "breached_at": _iso(clocks[metric].breached_at),
+            }
+            for metric in Metric.values
+        }
+
+
+def _iso(value):
+    return serializers.DateTimeField().to_representation(value) if value else None
+
+
+class TicketCreateSerializer(serializers.Serializer):
+    """What a client sends to open a ticket. Customers open their own; agents name the `requester`."""
+
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField()
+    severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.S3)
+    requester = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True, membership__isnull=False),
+        required=False,
+        help_text="Agents: the customer the ticket is for. Customers: omit (it is you).",
+    )
+    channel = serializers.ChoiceField(
+        choices=[Channel.API, Channel.AGENT, Channel.EMAIL, Channel.CHAT, Channel.PORTAL],
+        default=Channel.API,
+        help_text="Agents may record where the request came from; customers' tickets are always `api`.",
+    )
+    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, required=False, allow_blank=True)
+    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, required=False, allow_blank=True)
+    product_area = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    feature = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    error_message = serializers.CharField(required=False, allow_blank=True)
+    occurrence = serializers.ChoiceField(choices=Occurrence.choices, required=False, allow_blank=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    interview = InterviewSerializer(required=False)
+
+
+class TicketUpdateSerializer(serializers.Serializer):
+    """A partial update. Agents change anything here; customers only `status` (`resolved`; `open` reopens)."""
+
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_staff=True, is_active=True), required=False, allow_null=True
+    )
+    subject = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False)
+    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, required=False, allow_blank=True)
+    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, required=False, allow_blank=True)
+    product_area = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    feature = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    error_message = serializers.CharField(required=False, allow_blank=True)
+    occurrence = serializers.ChoiceField(choices=Occurrence.choices, required=False, allow_blank=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    reason = serializers.CharField(required=False, allow_blank=True)
+    interview = InterviewSerializer(required=False)
+
+
+# --- conversation -------------------------------------------------------------------------------------
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ("id", "name", "content_type", "size", "sha256", "message", "created_at", "download_url")
+        read_only_fields = fields
+
+    def get_download_url(self, attachment: Attachment) -> str:
+        return f"/attachments/{attachment.pk}/"
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    file = serializers.ListField(
+        child=serializers.FileField(allow_empty_file=True),
+        allow_empty=False,
+        help_text="One or more files (repeat the `file` part).",
+    )
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ("id", "body", "internal", "author", "author_role", "channel", "created_at", "attachments")
+        read_only_fields = ("id", "author", "author_role", "channel", "created_at", "attachments")
+
+    def get_author(self, message: Message) -> int | None:
+        return message.author_id
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    body = serializers.CharField()
+    internal = serializers.BooleanField(default=False, help_text="Agents only: an internal note.")
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = ("id", "kind", "actor", "from_value", "to_value", "data", "created_at")
+        read_only_fields = fields
+
+    def get_actor(self, event: Event) -> int | None:
+        return event.actor_id
+
+
+# --- provisioning ---------------------------------------------------------------------------------------
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ("id", "name", "timezone")
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """A customer user of an organization (agents are managed in the console)."""
+
+    password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
+    organization = serializers.PrimaryKeyRelatedField(
+        source="membership.organization", queryset=Organization.objects.all()
+    )
+    role = serializers.ChoiceField(
+        source="membership.role", choices=Membership.Role.choices, default="requester"
+    )
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "email", "first_name", "last_name", "password", "organization", "role")
+
+    def validate_password(self, value: str) -> str:
+        from django.contrib.auth.password_validation import validate_password
+
+        validate_password(value, self.instance)
+        return value
+
+
+class WebhookSubscriptionSerializer(serializers.ModelSerializer):
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False
+    )
+    secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
+
+    class Meta:
+        model = WebhookSubscription
+        fields = (
+            "id",
+            "url",
+            "secret",
+            "events",
+            "organization",
+            "active",
+            "consecutive_failures",
+            "disabled_reason",
+            "created_at",
+        )
+        read_only_fields = ("id", "consecutive_failures", "disabled_reason", "created_at")
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    token = serializers.CharField()

@@ -1,0 +1,463 @@
+"""API views: thin; each checks who asks, validates the shape, and calls the services."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import F, Prefetch
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from sla.models import TicketClock
+from tickets import services
+from tickets.api import serializers as s
+from tickets.api.authentication import token_organization_id
+from tickets.api.errors import responses
+from tickets.api.filters import TicketFilter
+from tickets.api.idempotency import idempotent
+from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
+from tickets.api.throttling import ScopedRateThrottle
+from tickets.models import Attachment, Candidate, Channel, Event, Message, Organization, Ticket
+from tickets.models.integrations import ApiToken, WebhookSubscription
+from tickets.permissions import customer_membership, is_agent
+from tickets.services.people import customer_create, customer_update
+
+User = get_user_model()
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Makes a retried create return the first result instead of creating again.",
+)
+
+
+class PageSizePagination(PageNumberPagination):
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ExportPagination(CursorPagination):
+    """Stable cursor pages for full exports: new tickets never shift a page."""
+
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
+    ordering = "pk"
+
+
+# --- tickets --------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List tickets", responses=responses({200: s.TicketSerializer(many=True)}, bad_request=True)
+    ),
+    retrieve=extend_schema(
+        summary="A ticket", responses=responses({200: s.TicketSerializer}, not_found=True)
+    ),
+)
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tickets: customers see their own (organization admins their organization's); agents see all.
+    A token limited to an organization sees that organization's tickets only."""
+
+    serializer_class = s.TicketSerializer
+    permission_classes = [IsAgentOrCustomer]
+    pagination_class = PageSizePagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = TicketFilter
+    ordering_fields = ["severity", "created_at", "updated_at", "sla_due_at"]
+    lookup_field = "reference"
+    lookup_value_regex = r"(?i:hd-?)?\d+"
+
+    def get_queryset(self):
+        tickets = Ticket.objects.visible_to(self.request.user)
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            tickets = tickets.filter(organization_id=organization_id)
+        return tickets.prefetch_related(
+            Prefetch("candidates", queryset=Candidate.objects.order_by("pk")),
+            Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric")),
+        ).order_by("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
+
+    def get_object(self):
+        ticket = self.get_queryset().by_reference(self.kwargs["reference"]).first()
+        if ticket is None:
+            raise Http404("No such ticket.")
+        return ticket
+
+    def _reloaded(self, ticket: Ticket) -> Ticket:
+        return self.get_queryset().get(pk=ticket.pk)
+
+    @extend_schema(
+        summary="Open a ticket",
+        request=s.TicketCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses=responses({201: s.TicketSerializer}, bad_request=True, idempotent=True),
+    )
+    def create(self, request):
+        return idempotent(request, lambda: self._create(request))
+
+    def _create(self, request):
+        data = _validated(s.TicketCreateSerializer, request.data)
+        agent = is_agent(request.user)
+        requester = data.get("requester") if agent else request.user
+        if agent and requester is None:
+            raise ValidationError({"requester": ["Agents must name the customer the ticket is for."]})
+        if not agent and data.get("requester") not in (None, request.user):
+            requester = data["requester"]  # an organization admin filing for a colleague; the service checks
+        organization_id = token_organization_id(request)
+        membership = customer_membership(requester)
+        if organization_id is not None and (
+            membership is None or membership.organization_id != organization_id
+        ):
+            raise PermissionDenied("This token is limited to another organization.")
+        interview = data.get("interview", {})
+        intake = {name: data[name] for name in s.INTAKE_API_FIELDS if name in data}
+        intake.update(s.interview_to_model(interview))
+        with _service_errors():
+            ticket = services.ticket_create(
+                requester=requester,
+                actor=request.user,
+                subject=data["subject"],
+                description=data["description"],
+                severity=data["severity"],
+                channel=data["channel"] if agent else Channel.API,
+                intake=_blank_nulls(intake),
+                candidates=interview.get("candidates", []),
+            )
+        return Response(s.TicketSerializer(self._reloaded(ticket)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a ticket",
+        request=s.TicketUpdateSerializer,
+        responses=responses({200: s.TicketSerializer}, bad_request=True, not_found=True),
+    )
+    def partial_update(self, request, reference=None):
+        ticket = self.get_object()
+        data = _validated(s.TicketUpdateSerializer, request.data)
+        if not is_agent(request.user):
+            refused = sorted(set(data) - {"status"})
+            if refused:
+                raise PermissionDenied(
+                    {name: ["Customers may only resolve or reopen a ticket (`status`)."] for name in refused}
+                )
+        with _service_errors(), transaction.atomic():
+            ticket = _apply_update(ticket, request.user, data)
+        return Response(s.TicketSerializer(self._reloaded(ticket)).data)
+
+    @extend_schema(
+        summary="Export tickets (cursor pages)", responses=responses({200: s.TicketSerializer(many=True)})
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=ExportPagination,
+        filter_backends=[DjangoFilterBackend],
+    )
+    def export(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()).order_by("pk"))
+        return self.get_paginated_response(s.TicketSerializer(page, many=True).data)
+
+    # --- the conversation ---------------------------------------------------------------------
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A ticket's messages",
+        responses=responses({200: s.MessageSerializer(many=True)}, not_found=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Reply, or add an internal note (agents)",
+        request=s.MessageCreateSerializer,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses=responses({201: s.MessageSerializer}, bad_request=True, not_found=True, idempotent=True),
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[], pagination_class=PageSizePagination)
+    def messages(self, request, reference=None):
+        ticket = self.get_object()
+        if request.method == "POST":
+            return idempotent(request, lambda: self._post_message(request, ticket))
+        messages = (
+            Message.objects.visible_to(request.user).filter(ticket=ticket).prefetch_related("attachments")
+        )
+        page = self.paginate_queryset(messages.order_by("created_at", "pk"))
+        return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
+
+    def _post_message(self, request, ticket):
+        data = _validated(s.MessageCreateSerializer, request.data)
+        with _service_errors():
+            if data["internal"]:
+                if not is_agent(request.user):
+                    raise ValidationError({"internal": ["Only agents write internal notes."]})
+                message = services.ticket_add_note(ticket=ticket, author=request.user, body=data["body"])
+            else:
+                message = services.ticket_reply(
+                    ticket=ticket, author=request.user, body=data["body"], channel=Channel.API
+                )
+        message = Message.objects.prefetch_related("attachments").get(pk=message.pk)
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="A ticket's attachments",
+        responses=responses({200: s.AttachmentSerializer(many=True)}, not_found=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Upload attachments",
+        request={"multipart/form-data": s.AttachmentUploadSerializer},
+        responses=responses({201: s.AttachmentSerializer(many=True)}, bad_request=True, not_found=True),
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        filter_backends=[],
+        pagination_class=PageSizePagination,
+        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+    )
+    def attachments(self, request, reference=None):
+        ticket = self.get_object()
+        if request.method == "POST":
+            files = request.FILES.getlist("file")
+            if not files:
+                raise ValidationError({"file": ["Attach at least one file (multipart field `file`)."]})
+            try:
+                with _service_errors(), transaction.atomic():
+                    created = [
+                        services.attachment_add(ticket=ticket, uploaded_by=request.user, upload=upload)
+                        for upload in files
+                    ]
+            except DjangoValidationError as exc:  # the service names `attachments`; the request says `file`
+                raise ValidationError({"file": exc.messages}) from exc
+            return Response(s.AttachmentSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
+        files = Attachment.objects.visible_to(request.user).filter(ticket=ticket).order_by("pk")
+        page = self.paginate_queryset(files)
+        return self.get_paginated_response(s.AttachmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="A ticket's audit trail",
+        responses=responses({200: s.EventSerializer(many=True)}, not_found=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=PageSizePagination)
+    def events(self, request, reference=None):
+        ticket = self.get_object()
+        events = Event.objects.filter(ticket=ticket)
+        if not is_agent(request.user):
+            events = events.filter(kind__in=Event.PUBLIC_KINDS)
+        page = self.paginate_queryset(events.order_by("created_at", "pk"))
+        return self.get_paginated_response(s.EventSerializer(page, many=True).data)
+
+
+def _apply_update(ticket: Ticket, actor, data: dict) -> Ticket:
+    details = {name: data[name] for name in ("subject", "description", *s.INTAKE_API_FIELDS) if name in data}
+    interview = data.get("interview")
+    candidates = None
+    if interview is not None:
+        details.update(s.interview_to_model(interview))
+        candidates = interview.get("candidates")
+    if details or candidates is not None:
+        ticket = services.ticket_update_details(
+            ticket=ticket, actor=actor, changes=_blank_nulls(details), candidates=candidates
+        )
+    if "severity" in data and data["severity"] != ticket.severity:
+        ticket = services.ticket_change_severity(ticket=ticket, actor=actor, severity=data["severity"])
+    if "assignee" in data:
+        ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee=data["assignee"])
+    if "status" in data and data["status"] != ticket.status:
+        ticket = services.ticket_change_status(ticket=ticket, actor=actor, status=data["status"])
+    return ticket
+
+
+_TEXT_FIELDS = {
+    "affected_role",
+    "impact_scope",
+    "product_area",
+    "feature",
+    "error_message",
+    "occurrence",
+    "reason",
+    "interview_position",
+    "interview_template_name",
+    "interview_template_changes",
+}
+
+
+def _blank_nulls(fields: dict) -> dict:
+    """Text intake fields are blank, never null."""
+    return {name: ("" if value is None and name in _TEXT_FIELDS else value) for name, value in fields.items()}
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class _service_errors:
+    """Turn a service's PermissionDenied into the API's 403 (ValidationError is handled by errors.py)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, DjangoPermissionDenied):
+            raise PermissionDenied(str(exc) or None) from exc
+        return False
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+
+@extend_schema(
+    summary="Get an API token",
+    request=s.TokenRequestSerializer,
+    responses=responses({200: s.TokenResponseSerializer}, bad_request=True),
+    auth=[],
+)
+@api_view(["POST"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+@throttle_classes([ScopedRateThrottle])
+def obtain_token(request):
+    """Exchange a username and password for a new token (`Authorization: Token <token>`)."""
+    data = _validated(s.TokenRequestSerializer, request.data)
+    user = authenticate(request, username=data["username"], password=data["password"])
+    if user is None or not user.is_active:
+        raise ValidationError({"non_field_errors": ["Unable to sign in with these credentials."]})
+    _, key = ApiToken.objects.issue(user=user, name="Password sign-in")
+    return Response({"token": key})
+
+
+obtain_token.cls.throttle_scope = "auth"
+
+
+# --- provisioning (staff) -------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses({200: s.OrganizationSerializer(many=True)})),
+    retrieve=extend_schema(responses=responses({200: s.OrganizationSerializer}, not_found=True)),
+    create=extend_schema(responses=responses({201: s.OrganizationSerializer}, bad_request=True)),
+    update=extend_schema(
+        responses=responses({200: s.OrganizationSerializer}, bad_request=True, not_found=True)
+    ),
+    partial_update=extend_schema(
+        responses=responses({200: s.OrganizationSerializer}, bad_request=True, not_found=True)
+    ),
+    destroy=extend_schema(responses=responses({204: None}, bad_request=True, not_found=True)),
+)
+class OrganizationViewSet(viewsets.ModelViewSet):
+    queryset = Organization.objects.order_by("name")
+    serializer_class = s.OrganizationSerializer
+    permission_classes = [StaffModelPermissions]
+    pagination_class = PageSizePagination
+
+    def perform_destroy(self, instance):
+        if instance.tickets.exists() or instance.memberships.exists():
+            raise ValidationError(
+                {"non_field_errors": ["The organization has people or tickets; it cannot go."]}
+            )
+        instance.delete()
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses({200: s.UserSerializer(many=True)})),
+    retrieve=extend_schema(responses=responses({200: s.UserSerializer}, not_found=True)),
+    create=extend_schema(responses=responses({201: s.UserSerializer}, bad_request=True)),
+    update=extend_schema(responses=responses({200: s.UserSerializer}, bad_request=True, not_found=True)),
+    partial_update=extend_schema(
+        responses=responses({200: s.UserSerializer}, bad_request=True, not_found=True)
+    ),
+)
+class UserViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Customer users of organizations, for provisioning."""
+
+    queryset = User.objects.filter(membership__isnull=False).select_related("membership").order_by("pk")
+    serializer_class = s.UserSerializer
+    permission_classes = [StaffModelPermissions]
+    pagination_class = PageSizePagination
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        membership = data.pop("membership")
+        serializer.instance = customer_create(
+            organization=membership["organization"], role=membership.get("role", "requester"), **data
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        membership = data.pop("membership", {})
+        serializer.instance = customer_update(
+            user=serializer.instance,
+            organization=membership.get("organization"),
+            role=membership.get("role"),
+            **data,
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses({200: s.WebhookSubscriptionSerializer(many=True)})),
+    retrieve=extend_schema(responses=responses({200: s.WebhookSubscriptionSerializer}, not_found=True)),
+    create=extend_schema(responses=responses({201: s.WebhookSubscriptionSerializer}, bad_request=True)),
+    update=extend_schema(
+        responses=responses({200: s.WebhookSubscriptionSerializer}, bad_request=True, not_found=True)
+    ),
+    partial_update=extend_schema(
+        responses=responses({200: s.WebhookSubscriptionSerializer}, bad_request=True, not_found=True)
+    ),
+    destroy=extend_schema(responses=responses({204: None}, not_found=True)),
+)
+class WebhookSubscriptionViewSet(viewsets.ModelViewSet):
+    """Outgoing webhooks: POSTs signed with HMAC-SHA256 over "<timestamp>.<body>" (see docs/api.md)."""
+
+    serializer_class = s.WebhookSubscriptionSerializer
+    permission_classes = [StaffModelPermissions]
+    pagination_class = PageSizePagination
+    queryset = WebhookSubscription.objects.all()
+
+    def get_queryset(self):
+        subscriptions = WebhookSubscription.objects.order_by("pk")
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            subscriptions = subscriptions.filter(organization_id=organization_id)
+        return subscriptions
+
+    def perform_create(self, serializer):
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            serializer.save(created_by=self.request.user, organization_id=organization_id)
+        else:
+            serializer.save(created_by=self.request.user)
+
+    def perform_update(self, serializer):
+        # Re-enabling a subscription starts its failure count afresh.
+        if serializer.validated_data.get("active"):
+            serializer.save(consecutive_failures=0, disabled_reason="")
+        else:
+            serializer.save()
