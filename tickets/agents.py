@@ -15,6 +15,7 @@ AGENT_PERMISSIONS = [
     ("tickets", "view_attachment"),
     ("tickets", "view_event"),
     ("tickets", "view_candidate"),
+    ("tickets", "view_inboundemail"),
     ("tickets", "view_organization"),
     ("tickets", "view_membership"),
     ("sla", "view_responsetarget"),
