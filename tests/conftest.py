@@ -87,3 +87,21 @@ def _fresh_sla_cache():
     clear_cache()
     yield
     clear_cache()
+
+
+@pytest.fixture
+def shipped_defaults(transactional_db):
+    """For transactional tests: the flush after such a test empties every table, the shipped SLA chart,
+    calendar and sweep schedule and the Agents group included; put them back (idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    from sla.calendars import clear_cache
+    from tickets.agents import ensure_agents_group
+
+    defaults = importlib.import_module("sla.migrations.0002_shipped_defaults")
+    defaults.ship_defaults(apps, None)
+    defaults.schedule_sweep(apps, None)
+    ensure_agents_group()
+    clear_cache()

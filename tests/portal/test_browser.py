@@ -48,8 +48,9 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402 - only onc
 pytestmark = [
     pytest.mark.browser,
     # The browsers talk to the live server, which sees committed rows only. The flush after each test
-    # empties every table; serialized_rollback puts back the shipped SLA chart the promises come from.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # empties every table; `shipped_defaults` puts back the SLA chart the promises come from.
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("shipped_defaults"),
 ]
 
 

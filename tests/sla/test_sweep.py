@@ -277,7 +277,8 @@ def test_the_celery_task_sweeps_now(requester):
 # --- really concurrent sweeps (PostgreSQL: two connections) ------------------------------------------------
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shipped_defaults")
 def test_two_sweeps_in_parallel_transactions_fire_each_breach_once(requester):
     if connection.vendor != "postgresql":
         pytest.skip("two writing transactions at once need PostgreSQL (set DATABASE_URL)")
