@@ -317,3 +317,93 @@ def test_customers_cannot_poll_console_messages(client, requester):
     client.force_login(requester)
     response = client.get(reverse("admin:tickets_ticket_messages", args=[ticket.pk]))
     assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+
+
+# --- queues, take next, canned replies -------------------------------------------------------------
+
+
+def test_queues_filter_and_count(agent_client, agent, requester):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tickets.services import ticket_assign, ticket_change_status
+
+    now = timezone.now()
+    s1 = ticket_create(requester=requester, subject="Down", description="x", severity="S1")
+    s2_mine = ticket_create(requester=requester, subject="Slow", description="x", severity="S2")
+    ticket_assign(ticket=s2_mine, actor=agent, assignee=agent)
+    waiting = ticket_create(requester=requester, subject="Need info", description="x", severity="S3")
+    ticket_change_status(ticket=waiting, actor=agent, status="pending")
+    overdue = ticket_create(
+        requester=requester, subject="Old", description="x", severity="S2", at=now - timedelta(days=10)
+    )
+    response = agent_client.get(CHANGELIST, {"queue": "unassigned_urgent"})
+    assert listed_ids(response) == [s1.pk, overdue.pk]
+    assert listed_ids(agent_client.get(CHANGELIST, {"queue": "mine"})) == [s2_mine.pk]
+    assert listed_ids(agent_client.get(CHANGELIST, {"queue": "waiting"})) == [waiting.pk]
+    breached = listed_ids(agent_client.get(CHANGELIST, {"queue": "breached"}))
+    assert breached == []  # nothing is recorded breached until the sweep (or a reply) sees it
+    from sla.sweep import sweep
+
+    sweep()
+    assert listed_ids(agent_client.get(CHANGELIST, {"queue": "breached"})) == [overdue.pk]
+    content = agent_client.get(CHANGELIST).content.decode()
+    assert "My open tickets (1)" in content and "Waiting on customer (1)" in content
+    assert "All open (4)" in content and "Breached (1)" in content
+
+
+def test_take_next_assigns_the_most_urgent_unassigned(agent_client, agent, requester):
+    s3 = ticket_create(requester=requester, subject="Minor", description="x", severity="S3")
+    s1 = ticket_create(requester=requester, subject="Down", description="x", severity="S1")
+    url = reverse("admin:tickets_ticket_take_next")
+    response = agent_client.post(url)
+    assert response["Location"] == change_url(s1)
+    assert Ticket.objects.get(pk=s1.pk).assignee == agent
+    agent_client.post(url)
+    assert Ticket.objects.get(pk=s3.pk).assignee == agent
+    response = agent_client.post(url, follow=True)
+    assert "Nothing is waiting" in response.content.decode()
+    assert agent_client.get(url).status_code == 405
+
+
+def test_canned_reply_through_the_services(agent_client, agent, requester):
+    from tickets.models import Macro
+
+    ticket = ticket_create(requester=requester, subject="Login loop", description="x", severity="S3")
+    requester.first_name = "Ada"
+    requester.save()
+    macro = Macro.objects.create(
+        name="Need a HAR file",
+        body="Hi {requester_name}, about {reference}: could you send a HAR file? {sla_promise}",
+        set_status="pending",
+    )
+    page = agent_client.get(change_url(ticket)).content.decode()
+    assert "Hi Ada, about " + ticket.reference in page  # rendered for the ticket, in the page's data
+    url = reverse("admin:tickets_ticket_reply", args=[ticket.pk])
+    agent_client.post(url, {"body": "", "kind": "reply", "macro": macro.pk})
+    ticket.refresh_from_db()
+    reply = ticket.messages.get()
+    assert reply.body.startswith(f"Hi Ada, about {ticket.reference}: could you send a HAR file?")
+    assert "We will respond by" in reply.body
+    assert ticket.status == "pending" and not reply.internal
+    assert {"replied", "status_changed"} <= set(ticket.events.values_list("kind", flat=True))
+
+
+def test_macro_with_unknown_placeholder_is_refused(db):
+    from django.core.exceptions import ValidationError
+
+    from tickets.models import Macro
+
+    with pytest.raises(ValidationError) as excinfo:
+        Macro(name="x", body="Hello {nobody}").full_clean()
+    assert "nobody" in str(excinfo.value)
+    with pytest.raises(ValidationError):
+        Macro(name="y", body="Hello {requester_name").full_clean()
+
+
+def test_ticket_page_shows_related_tickets(agent_client, requester, organization):
+    ticket = ticket_create(requester=requester, subject="Now", description="x")
+    earlier = ticket_create(requester=requester, subject="Earlier problem", description="x")
+    content = agent_client.get(change_url(ticket)).content.decode()
+    assert "Earlier problem" in content and "Related tickets" in content

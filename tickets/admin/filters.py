@@ -2,6 +2,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from sla.models import ClockState, TicketClock
+from tickets.models import OPEN_STATUSES, Severity, Status, Ticket
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -25,3 +30,57 @@ class AssigneeFilter(admin.SimpleListFilter):
         if value and value.isdigit():
             return queryset.filter(assignee_id=int(value))
         return queryset
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """The work queues, one click each, with their sizes (counted in one query)."""
+
+    title = "queue"
+    parameter_name = "queue"
+
+    QUEUES = (
+        ("mine", "My open tickets"),
+        ("unassigned_urgent", "Unassigned S1/S2"),
+        ("at_risk", "At risk"),
+        ("breached", "Breached"),
+        ("waiting", "Waiting on customer"),
+        ("open", "All open"),
+    )
+
+    def lookups(self, request, model_admin):
+        counts = queue_counts(request.user)
+        return [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES]
+
+    def queryset(self, request, queryset):
+        condition = queue_conditions(request.user).get(self.value())
+        return queryset.filter(condition) if condition is not None else queryset
+
+
+def queue_conditions(user) -> dict[str, Q]:
+    """Each queue as a condition on tickets: all are open tickets."""
+    now = timezone.now()
+    open_ = Q(status__in=OPEN_STATUSES)
+    running = TicketClock.objects.filter(ticket=OuterRef("pk"), met_at__isnull=True, paused_at__isnull=True)
+    return {
+        "mine": open_ & Q(assignee=user),
+        "unassigned_urgent": open_ & Q(assignee__isnull=True, severity__in=[Severity.S1, Severity.S2]),
+        "at_risk": open_
+        & Q(Exists(running.filter(state=ClockState.ACTIVE, at_risk_at__lte=now, due_at__gt=now))),
+        "breached": open_
+        & Q(
+            Exists(
+                TicketClock.objects.filter(
+                    ticket=OuterRef("pk"), state=ClockState.BREACHED, met_at__isnull=True
+                )
+            )
+        ),
+        "waiting": Q(status=Status.PENDING),
+        "open": open_,
+    }
+
+
+def queue_counts(user) -> dict[str, int]:
+    conditions = queue_conditions(user)
+    return Ticket.objects.aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in conditions.items()}
+    )

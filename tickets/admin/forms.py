@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 
 from tickets import workflow
 from tickets.forms import LinesField, MultipleFileField
-from tickets.models import Candidate, Status, Ticket
+from tickets.models import Candidate, Macro, Status, Ticket
 from tickets.services import INTAKE_FIELDS
 
 
@@ -71,3 +71,19 @@ class ReplyForm(forms.Form):
         choices=[("", "— leave as is —")] + [(s.value, s.label) for s in Status if s != Status.NEW],
     )
     attachments = MultipleFileField(required=False)
+    macro = forms.ModelChoiceField(
+        queryset=Macro.objects.filter(active=True),
+        required=False,
+        label="Canned reply",
+        help_text="Fills the message; what you send (edited or not) goes out with the macro's status.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["body"].required = False
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("body") or "").strip() and not data.get("macro"):
+            self.add_error("body", "Write a message or pick a canned reply.")
+        return data

@@ -18,9 +18,9 @@ from django.utils.html import format_html
 
 from sla.display import clock_status, countdown_html, ticket_sla_html
 from tickets import services
-from tickets.admin.filters import AssigneeFilter
+from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
-from tickets.models import Attachment, Candidate, Channel, Status, Ticket, parse_reference
+from tickets.models import Attachment, Candidate, Channel, Macro, Status, Ticket, parse_reference
 
 SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
 
@@ -50,6 +50,7 @@ class TicketAdmin(admin.ModelAdmin):
     form = TicketAdminForm
     inlines = [CandidateInline]
     change_form_template = "admin/tickets/ticket/change_form.html"
+    change_list_template = "admin/tickets/ticket/change_list.html"
 
     list_display = (
         "reference_display",
@@ -63,7 +64,7 @@ class TicketAdmin(admin.ModelAdmin):
         "age",
     )
     list_display_links = ("reference_display", "subject")
-    list_filter = ("severity", "status", "channel", "organization", AssigneeFilter)
+    list_filter = (QueueFilter, "severity", "status", "channel", "organization", AssigneeFilter)
     list_select_related = ("organization", "requester", "assignee")
     search_fields = ("subject", "requester__email", "candidates__email")
     search_help_text = "Reference (HD-12), subject, requester email or candidate email."
@@ -107,7 +108,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
-        js = ("tickets/sla.js", "tickets/conversation.js")
+        js = ("tickets/sla.js", "tickets/conversation.js", "tickets/macros.js")
 
     def get_queryset(self, request):
         # One query for the page's clocks, whatever the number of rows.
@@ -212,6 +213,9 @@ class TicketAdmin(admin.ModelAdmin):
                 name="tickets_ticket_reply",
             ),
             path(
+                "take-next/", self.admin_site.admin_view(self.take_next_view), name="tickets_ticket_take_next"
+            ),
+            path(
                 "<path:object_id>/messages/",
                 self.admin_site.admin_view(self.messages_view),
                 name="tickets_ticket_messages",
@@ -238,10 +242,38 @@ class TicketAdmin(admin.ModelAdmin):
                     for clock in ticket.sla_clocks.all()
                 ],
                 reply_form=ReplyForm(initial=draft),
+                macro_texts={
+                    str(macro.pk): {
+                        "body": services.macro_render(macro=macro, ticket=ticket, agent=request.user),
+                        "internal": macro.internal,
+                        "status": macro.set_status,
+                    }
+                    for macro in Macro.objects.filter(active=True)
+                },
+                requester_tickets=Ticket.objects.filter(requester_id=ticket.requester_id)
+                .exclude(pk=ticket.pk)
+                .order_by("-created_at")[:5],
+                organization_open=Ticket.objects.open()
+                .filter(organization_id=ticket.organization_id)
+                .exclude(pk=ticket.pk)
+                .in_queue_order()[:10],
                 reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
                 messages_url=reverse("admin:tickets_ticket_messages", args=[ticket.pk]),
             )
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def take_next_view(self, request):
+        """Assign the most urgent unassigned ticket to the agent who asks (POST), and open it."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        ticket = services.ticket_take_next(agent=request.user)
+        if ticket is None:
+            self.message_user(request, "Nothing is waiting: every open ticket has an agent.", messages.INFO)
+            return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist"))
+        self.message_user(request, f"{ticket.reference} is yours.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
 
     def messages_view(self, request, object_id):
         """New messages on the ticket since `after` (a message id), for the page's live conversation."""
@@ -287,7 +319,11 @@ class TicketAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                if data["kind"] == ReplyForm.KIND_NOTE:
+                if data["macro"] is not None:
+                    services.macro_apply(
+                        macro=data["macro"], ticket=ticket, agent=request.user, body=data["body"]
+                    )
+                elif data["kind"] == ReplyForm.KIND_NOTE:
                     services.ticket_add_note(
                         ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
                     )
@@ -302,7 +338,8 @@ class TicketAdmin(admin.ModelAdmin):
                     )
         except ValidationError as exc:
             return self._reply_failed(request, ticket, exc.message_dict, change_url)
-        sent = "Internal note added" if data["kind"] == ReplyForm.KIND_NOTE else "Reply sent"
+        internal = data["macro"].internal if data["macro"] else data["kind"] == ReplyForm.KIND_NOTE
+        sent = "Internal note added" if internal else "Reply sent"
         self.message_user(request, f"{sent} on {ticket.reference}.", messages.SUCCESS)
         return HttpResponseRedirect(change_url + "#conversation")
 
@@ -409,3 +446,15 @@ def compact_age(delta) -> str:
         return f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@admin.register(Macro)
+class MacroAdmin(admin.ModelAdmin):
+    list_display = ("name", "set_status", "internal", "active", "updated_at")
+    list_filter = ("active", "internal", "set_status")
+    search_fields = ("name", "body")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -14,6 +14,7 @@ from .conversation import Attachment, Message
 from .events import Event
 from .inbound import InboundEmail
 from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
+from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
 from .tickets import Candidate, Ticket, parse_reference
 
@@ -30,6 +31,7 @@ __all__ = [
     "IdempotencyRecord",
     "ImpactScope",
     "InboundEmail",
+    "Macro",
     "Membership",
     "Message",
     "Occurrence",

@@ -1,6 +1,7 @@
 """Every write to the ticket domain goes through these functions (see each module's docstring)."""
 
 from .conversation import attachment_add, ticket_add_note, ticket_reply
+from .macros import macro_apply, macro_render
 from .tickets import (
     EDITABLE_FIELDS,
     INTAKE_FIELDS,
@@ -8,6 +9,7 @@ from .tickets import (
     ticket_change_severity,
     ticket_change_status,
     ticket_create,
+    ticket_take_next,
     ticket_update_details,
 )
 
@@ -15,11 +17,14 @@ __all__ = [
     "EDITABLE_FIELDS",
     "INTAKE_FIELDS",
     "attachment_add",
+    "macro_apply",
+    "macro_render",
     "ticket_add_note",
     "ticket_assign",
     "ticket_change_severity",
     "ticket_change_status",
     "ticket_create",
     "ticket_reply",
+    "ticket_take_next",
     "ticket_update_details",
 ]

@@ -277,3 +277,22 @@ def _check_customer_may_act(actor, ticket: Ticket) -> None:
 def _check_not_closed(ticket: Ticket) -> None:
     if ticket.status == Status.CLOSED:
         raise ValidationError({"status": "The ticket is closed; open a follow-up ticket instead."})
+
+
+def ticket_take_next(*, agent, at: datetime | None = None) -> Ticket | None:
+    """Assign `agent` the most urgent unassigned ticket that needs us (not waiting on the customer).
+
+    The candidate row is locked with SKIP LOCKED, so agents pressing "Take next" at the same moment get
+    different tickets instead of waiting for, or overwriting, each other.
+    """
+    require_agent(agent, "take tickets")
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.filter(status__in=[Status.NEW, Status.OPEN, Status.ON_HOLD], assignee__isnull=True)
+            .in_queue_order()
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if ticket is None:
+            return None
+        return ticket_assign(ticket=ticket, actor=agent, assignee=agent, at=at)
