@@ -404,6 +404,6 @@ def test_macro_with_unknown_placeholder_is_refused(db):
 
 def test_ticket_page_shows_related_tickets(agent_client, requester, organization):
     ticket = ticket_create(requester=requester, subject="Now", description="x")
-    earlier = ticket_create(requester=requester, subject="Earlier problem", description="x")
+    ticket_create(requester=requester, subject="Earlier problem", description="x")
     content = agent_client.get(change_url(ticket)).content.decode()
     assert "Earlier problem" in content and "Related tickets" in content
