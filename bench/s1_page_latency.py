@@ -8,7 +8,7 @@ Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)::
 
 It works in the database `helpdesk_bench` on DATABASE_URL's server (created and migrated if missing; its
 tickets are truncated first), never in DATABASE_URL's own database. It starts a webhook receiver and a
-worker (prefork, 2 processes) on a queue of its own, makes itself a demo organization, customer and
+worker (prefork, 2 processes) and a pager (escalations only) on queues of their own, makes itself a demo organization, customer and
 on-call webhook contact (other contacts are deactivated), creates the S1 tickets one after another
 through `tickets.services.ticket_create`, and prints count, p50, p95, p99 and max in ms. The worker's
 log is printed if it fails. Exits 1 when a page is missing or duplicated, or p99 misses the target.
@@ -187,6 +187,7 @@ def main() -> int:
     from tests.sla.conftest import (
         REDIS_TRANSPORT_OPTIONS,
         CeleryWorker,
+        escalation_queue,
         point_app_at,
         unique_queue,
         worker_environment,
@@ -201,22 +202,37 @@ def main() -> int:
     on_call_contact(urls.get(timeout=30), secrets.token_hex(16))
     queue_name = unique_queue("bench-s1")
     point_app_at(app, settings.REDIS_URL, queue=queue_name, transport_options=REDIS_TRANSPORT_OPTIONS)
+    env = worker_environment(
+        database=connection.settings_dict, redis_url=settings.REDIS_URL, queue=queue_name
+    )
     with tempfile.TemporaryDirectory() as folder:
+        # As in production (runstack, docker compose): a worker for everything, and a pager that takes
+        # escalations only, so pages do not queue behind the "ticket received" emails.
         worker = CeleryWorker(
             app=app,
             queue=queue_name,
-            env=worker_environment(
-                database=connection.settings_dict, redis_url=settings.REDIS_URL, queue=queue_name
-            ),
+            env=env,
             log_path=Path(folder) / "celery-worker.log",
             pool="prefork",
             concurrency=2,
         )
+        pager = CeleryWorker(
+            app=app,
+            queue=queue_name,
+            env=env,
+            log_path=Path(folder) / "celery-pager.log",
+            pool="prefork",
+            concurrency=1,
+            consume=[escalation_queue(queue_name)],
+            name=f"pager-{queue_name}",
+        )
         ok = False
         try:
             worker.start()
+            pager.start()
             ok = run(args, requester, pages, worker)
         finally:
+            pager.stop()
             worker.stop()
             worker.purge()
             stop.set()

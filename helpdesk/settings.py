@@ -142,6 +142,10 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="helpdesk")
+# Escalations (S1 pages first) have a queue of their own, with a worker of their own (the "pager"), so a
+# page never waits behind courtesy emails or webhook deliveries.
+CELERY_ESCALATION_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.escalations"
+CELERY_TASK_ROUTES = {"sla.tasks.deliver_escalation": {"queue": CELERY_ESCALATION_QUEUE}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

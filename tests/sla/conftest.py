@@ -176,6 +176,12 @@ def point_app_at(app, broker_url: str, *, queue: str, transport_options: dict) -
     app.conf.broker_url = broker_url
     app.conf.broker_transport_options = transport_options
     app.conf.task_default_queue = queue
+    app.conf.task_routes = {"sla.tasks.deliver_escalation": {"queue": escalation_queue(queue)}}
+
+
+def escalation_queue(queue: str) -> str:
+    """The escalations' queue that goes with a default queue (as helpdesk/settings.py names it)."""
+    return f"{queue}.escalations"
 
 
 def redis_reachable(url: str) -> bool:
@@ -199,10 +205,14 @@ class CeleryWorker:
         log_path: Path,
         pool: str = "solo",
         concurrency: int = 1,
+        consume: list[str] | None = None,
+        name: str | None = None,
     ):
         self.app = app
         self.queue = queue
-        self.hostname = f"{queue}@localhost"
+        # By default both queues: the tasks and the escalations routed to a queue of their own.
+        self.consume = consume or [queue, escalation_queue(queue)]
+        self.hostname = f"{name or queue}@localhost"
         self.env = env
         self.log_path = log_path
         self.pool = pool
@@ -217,7 +227,7 @@ class CeleryWorker:
             *command,
             "--loglevel=INFO",
             "-Q",
-            self.queue,
+            ",".join(self.consume),
             "-n",
             self.hostname,
             "--without-mingle",
@@ -250,11 +260,13 @@ class CeleryWorker:
 
     def queued(self) -> int:
         """Messages waiting in the broker queue (not yet taken by the worker)."""
+        total = 0
         with self.app.connection_for_write() as connection:
-            try:
-                return connection.default_channel.queue_declare(self.queue, passive=True).message_count
-            except connection.channel_errors:  # Redis keeps no empty queue: "no queue" is empty
-                return 0
+            for queue in self.consume:
+                # Redis keeps no empty queue: "no queue" means empty.
+                with contextlib.suppress(*connection.channel_errors):
+                    total += connection.default_channel.queue_declare(queue, passive=True).message_count
+        return total
 
     def busy(self) -> bool:
         """Whether anything is queued, running, reserved or scheduled (ETA, e.g. a retry's countdown)."""
@@ -291,10 +303,14 @@ class CeleryWorker:
         """Drop what is left in the queue, and Redis's binding tables of it (they outlive the queue)."""
         with self.app.connection_for_write() as connection:
             channel = connection.default_channel
-            channel.queue_purge(self.queue)
-            if hasattr(channel, "keyprefix_queue"):  # kombu's Redis transport
-                prefixes = [channel.keyprefix_queue, getattr(channel, "keyprefix_binding_permanent", None)]
-                channel.client.delete(*(prefix % (self.queue,) for prefix in prefixes if prefix))
+            for queue in self.consume:
+                channel.queue_purge(queue)
+                if hasattr(channel, "keyprefix_queue"):  # kombu's Redis transport
+                    prefixes = [
+                        channel.keyprefix_queue,
+                        getattr(channel, "keyprefix_binding_permanent", None),
+                    ]
+                    channel.client.delete(*(prefix % (queue,) for prefix in prefixes if prefix))
 
     def stop(self, *, timeout: float = 15) -> int | None:
         """SIGTERM (a warm shutdown: the running task finishes), then SIGKILL if it does not exit."""

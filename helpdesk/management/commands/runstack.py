@@ -30,7 +30,27 @@ class Command(BaseCommand):
         celery = [python, "-m", "celery", "-A", "helpdesk"]
         commands = {
             "web": [python, "manage.py", "runserver", addrport, *(["--noreload"] if no_reload else [])],
-            "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2"],
+            # The worker takes everything; the pager only escalations, so pages never queue behind emails.
+            "worker": [
+                *celery,
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-n",
+                "worker@%h",
+                "-Q",
+                f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_ESCALATION_QUEUE}",
+            ],
+            "pager": [
+                *celery,
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "-n",
+                "pager@%h",
+                "-Q",
+                settings.CELERY_ESCALATION_QUEUE,
+            ],
             "beat": [
                 *celery,
                 "beat",
@@ -41,7 +61,8 @@ class Command(BaseCommand):
         }
         broker = "Redis" if settings.REDIS_URL else f"embedded broker in {settings.CELERY_BROKER_DIR}"
         self.stdout.write(
-            f"Starting web on http://{addrport}/, a Celery worker and beat ({broker}). Ctrl-C stops all."
+            f"Starting web on http://{addrport}/, a Celery worker, a pager worker and beat ({broker}). "
+            "Ctrl-C stops all."
         )
         processes = {
             name: subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 - our own fixed commands
