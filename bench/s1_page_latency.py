@@ -7,11 +7,12 @@ Needs PostgreSQL (DATABASE_URL) and Redis (REDIS_URL)::
         .venv/bin/python bench/s1_page_latency.py [--tickets 200] [--warmup 3] [--pace 0]
 
 It works in the database `helpdesk_bench` on DATABASE_URL's server (created and migrated if missing; its
-tickets are truncated first), never in DATABASE_URL's own database. It starts a webhook receiver and a
-worker (prefork, 2 processes) and a pager (escalations only) on queues of their own, makes itself a demo organization, customer and
-on-call webhook contact (other contacts are deactivated), creates the S1 tickets one after another
-through `tickets.services.ticket_create`, and prints count, p50, p95, p99 and max in ms. The worker's
-log is printed if it fails. Exits 1 when a page is missing or duplicated, or p99 misses the target.
+tickets are truncated first), never in DATABASE_URL's own database. It starts a webhook receiver, a worker
+(prefork, 2 processes) and a pager (escalations only) on queues of their own, makes itself a demo
+organization, customer and on-call webhook contact (other contacts are deactivated), creates the S1
+tickets one after another through `tickets.services.ticket_create`, and prints count, p50, p95, p99 and
+max in ms. The workers' logs are printed if it fails. Exits 1 when a page is missing or duplicated, or p99
+misses the target.
 """
 
 from __future__ import annotations
