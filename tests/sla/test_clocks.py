@@ -12,6 +12,7 @@ from queue import Queue
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from kombu.transport.memory import Channel as MemoryChannel
 
@@ -596,7 +597,8 @@ def test_s1_creation_pages_once_in_the_same_transaction(requester):
 
 
 def test_s1_page_is_enqueued_on_commit(requester, django_capture_on_commit_callbacks):
-    queue = MemoryChannel.queues.setdefault("helpdesk", Queue())  # the in-memory broker (tests/conftest.py)
+    # the in-memory broker (tests/conftest.py); escalations are routed to a queue of their own
+    queue = MemoryChannel.queues.setdefault(settings.CELERY_ESCALATION_QUEUE, Queue())
     queue.queue.clear()
     with django_capture_on_commit_callbacks(execute=True):
         ticket = create(requester, "S1", pt(6, 6, 3))

@@ -13,6 +13,7 @@ from queue import Queue
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from kombu.transport.memory import Channel as MemoryChannel
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 LA = ZoneInfo("America/Los_Angeles")
 FIRST, UPDATE, RESOLUTION = Metric.FIRST_RESPONSE, Metric.NEXT_UPDATE, Metric.RESOLUTION
-QUEUE = "helpdesk"  # CELERY_TASK_DEFAULT_QUEUE
+QUEUE = settings.CELERY_ESCALATION_QUEUE  # escalations are routed to a queue of their own
 
 
 def pt(month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
