@@ -309,6 +309,9 @@ REST_FRAMEWORK = {
         "anon": env.str("API_RATE_ANONYMOUS", default="60/min"),
         "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
     },
+    # Clients are told apart by address for the anonymous throttles: trust X-Forwarded-For only as far as
+    # the proxies in front of us (0: the socket's address; behind one proxy, 1).
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [

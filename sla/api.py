@@ -4,7 +4,7 @@ staff with the model permissions write."""
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
 from sla.calendars import clear_cache
@@ -36,12 +36,20 @@ class ResponseTargetSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "example": "09:00"}
+)
+class HourMinuteField(serializers.TimeField):
+    """A wall-clock time as "HH:MM" (a JSON Schema "time" would demand seconds and a UTC offset)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class HoursSerializer(serializers.Serializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday.")
-    start = serializers.TimeField(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"])
-    end = serializers.TimeField(
-        format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], help_text="After start; 00:00 means midnight."
-    )
+    start = HourMinuteField()
+    end = HourMinuteField(help_text="After start; 00:00 means midnight.")
 
     def validate(self, data):
         if data["end"] <= data["start"] and data["end"].strftime("%H:%M") != "00:00":
@@ -95,16 +103,19 @@ class HolidaySerializer(serializers.ModelSerializer):
         fields = ("id", "calendar", "date", "name")
 
 
-def _crud_docs(serializer):
+def _crud_docs(serializer, *, filtered: bool = False, delete_refusable: bool = False):
+    """A 404 on a list is a page past the end; a 400 a bad filter value (or a refused delete)."""
     return extend_schema_view(
-        list=extend_schema(responses=responses({200: serializer(many=True)})),
+        list=extend_schema(
+            responses=responses({200: serializer(many=True)}, bad_request=filtered, not_found=True)
+        ),
         retrieve=extend_schema(responses=responses({200: serializer}, not_found=True)),
         create=extend_schema(responses=responses({201: serializer}, bad_request=True)),
         update=extend_schema(responses=responses({200: serializer}, bad_request=True, not_found=True)),
         partial_update=extend_schema(
             responses=responses({200: serializer}, bad_request=True, not_found=True)
         ),
-        destroy=extend_schema(responses=responses({204: None}, not_found=True)),
+        destroy=extend_schema(responses=responses({204: None}, bad_request=delete_refusable, not_found=True)),
     )
 
 
@@ -131,15 +142,28 @@ class ResponseTargetViewSet(
     pagination_class = None
 
 
-@_crud_docs(CalendarSerializer)
+@_crud_docs(CalendarSerializer, delete_refusable=True)
 class CalendarViewSet(viewsets.ModelViewSet):
     queryset = BusinessCalendar.objects.prefetch_related("hours").order_by("pk")
     serializer_class = CalendarSerializer
     permission_classes = [ChartPermissions]
     pagination_class = PageSizePagination
 
+    def perform_destroy(self, instance):
+        # Business-hour targets count on the default calendar (else the first): without one, every new
+        # ticket would fail.
+        if instance.is_default or not BusinessCalendar.objects.exclude(pk=instance.pk).exists():
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        "Business-hour targets count on this calendar: make another one the default first."
+                    ]
+                }
+            )
+        instance.delete()
 
-@_crud_docs(HolidaySerializer)
+
+@_crud_docs(HolidaySerializer, filtered=True)
 class HolidayViewSet(viewsets.ModelViewSet):
     queryset = Holiday.objects.order_by("date", "pk")
     serializer_class = HolidaySerializer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,19 +18,40 @@ def exception_handler(exc, context):
 
 
 _Detail = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
-_FieldErrors = inline_serializer(
-    "FieldErrors",
-    fields={
-        "field_name": serializers.ListField(
-            child=serializers.CharField(), help_text="One entry per bad field."
-        )
+#: A 400 names each bad field (its key is the field's name, `non_field_errors`, or the header such as
+#: `Idempotency-Key`) with a list of messages; a nested object or list carries its parts' errors the same way.
+#: A body that cannot be parsed at all answers `{"detail": "..."}`.
+_FIELD_ERRORS = {
+    "type": "object",
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "array", "items": {}},
+            {"type": "object", "additionalProperties": {}},
+            {"type": "string"},
+        ]
     },
-)
+    "example": {
+        "severity": ["“S9” is not a valid choice."],
+        "interview": {"ends_at": ["The end of the interview range is before its start."]},
+    },
+}
 
-BAD_REQUEST = OpenApiResponse(_FieldErrors, description="Invalid input: each bad field with its messages.")
+
+class FieldErrors(serializers.Serializer):
+    """The body of a 400, for the schema only (see `FieldErrorsScheme`)."""
+
+
+class FieldErrorsScheme(OpenApiSerializerExtension):
+    target_class = "tickets.api.errors.FieldErrors"
+
+    def map_serializer(self, auto_schema, direction):
+        return _FIELD_ERRORS
+
+
+BAD_REQUEST = OpenApiResponse(FieldErrors, description="Invalid input: each bad field with its messages.")
 UNAUTHORIZED = OpenApiResponse(_Detail, description="No or invalid credentials.")
 FORBIDDEN = OpenApiResponse(_Detail, description="Not allowed for this user or token.")
-NOT_FOUND = OpenApiResponse(_Detail, description="No such object, or not visible to you.")
+NOT_FOUND = OpenApiResponse(_Detail, description="No such object or page, or not visible to you.")
 CONFLICT = OpenApiResponse(_Detail, description="A request with this Idempotency-Key is still in progress.")
 UNPROCESSABLE = OpenApiResponse(_Detail, description="The Idempotency-Key was used with a different request.")
 THROTTLED = OpenApiResponse(_Detail, description="Too many requests; retry after the Retry-After header.")

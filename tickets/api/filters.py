@@ -10,11 +10,15 @@ from tickets.models import Candidate, Channel, Organization, Severity, Status, T
 
 
 class TicketFilter(django_filters.FilterSet):
+    # distinct=False: these are columns of the ticket itself, so no row can repeat; django-filter's default
+    # SELECT DISTINCT made PostgreSQL sort and compare whole rows (and count them the same way).
     severity = django_filters.MultipleChoiceFilter(
-        choices=Severity.choices, help_text="S1–S5; repeat for several."
+        choices=Severity.choices, distinct=False, help_text="S1–S5; repeat for several."
     )
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices, help_text="Repeat for several.")
-    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    status = django_filters.MultipleChoiceFilter(
+        choices=Status.choices, distinct=False, help_text="Repeat for several."
+    )
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, distinct=False)
     organization = django_filters.ModelChoiceFilter(queryset=Organization.objects.all())
     assignee = django_filters.CharFilter(
         method="filter_assignee", help_text="An agent's id, `me`, or `none` for unassigned tickets."

@@ -3,7 +3,11 @@ the services decide and write."""
 
 from __future__ import annotations
 
+import functools
+from datetime import UTC
+
 from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -103,6 +107,10 @@ class TicketSerializer(serializers.ModelSerializer):
     """A ticket as clients read it."""
 
     reference = serializers.CharField(read_only=True)
+    # Declared so that the schema allows the blank ("not answered") a ticket may carry.
+    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, allow_blank=True, read_only=True)
+    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, allow_blank=True, read_only=True)
+    occurrence = serializers.ChoiceField(choices=Occurrence.choices, allow_blank=True, read_only=True)
     interview = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
 
@@ -126,10 +134,29 @@ class TicketSerializer(serializers.ModelSerializer):
         )
         read_only_fields = fields
 
+    def to_representation(self, ticket: Ticket) -> dict:
+        """The same dict as DRF's field-by-field path, built directly from the model's attributes: that
+        path ran ~30 field objects per ticket (with a timezone lookup per timestamp), most of a list
+        page's time. The declared fields still describe the schema."""
+        data = {}
+        for name, source, kind in _ticket_plan():
+            if kind == "method":
+                data[name] = getattr(self, source)(ticket)
+            elif kind == "time":
+                data[name] = _iso(getattr(ticket, source))
+            elif kind == "id":
+                data[name] = getattr(ticket, source)
+            else:
+                value = getattr(ticket, source)
+                data[name] = None if value is None else str(value)
+        return data
+
     @extend_schema_field(InterviewSerializer)
     def get_interview(self, ticket: Ticket) -> dict:
         return {
-            "candidates": [{"name": c.name, "email": c.email} for c in ticket.candidates.all()],
+            "candidates": [
+                {"name": c.name, "email": c.email} for c in _rows(ticket, "api_candidates", "candidates")
+            ],
             "interviewers": ticket.interview_interviewers,
             "position": ticket.interview_position,
             "template_name": ticket.interview_template_name,
@@ -140,7 +167,7 @@ class TicketSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SlaSerializer)
     def get_sla(self, ticket: Ticket) -> dict:
-        clocks = {clock.metric: clock for clock in ticket.sla_clocks.all()}
+        clocks = {clock.metric: clock for clock in _rows(ticket, "api_sla_clocks", "sla_clocks")}
         return {
             metric: None
             if metric not in clocks
@@ -155,7 +182,38 @@ class TicketSerializer(serializers.ModelSerializer):
 
 
 def _iso(value):
-    return serializers.DateTimeField().to_representation(value) if value else None
+    """ISO 8601 in UTC with a `Z`, as DRF's DateTimeField writes it (the contract's timestamps are UTC)."""
+    if not value:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _rows(ticket: Ticket, prefetched: str, relation: str) -> list:
+    """Related rows prefetched into a list (`Prefetch(to_attr=...)` in the API's querysets), else queried."""
+    rows = getattr(ticket, prefetched, None)
+    return rows if rows is not None else list(getattr(ticket, relation).all())
+
+
+@functools.cache
+def _ticket_plan() -> tuple[tuple[str, str, str], ...]:
+    """(output name, attribute, kind) for each of TicketSerializer's fields, in order: kind "method" for
+    the SerializerMethodFields, "id" for foreign keys (their `_id`), "time" for timestamps, else "text"."""
+    plan = []
+    for name in TicketSerializer.Meta.fields:
+        if name in ("interview", "sla"):
+            plan.append((name, f"get_{name}", "method"))
+        elif name == "reference":
+            plan.append((name, name, "text"))
+        else:
+            field = Ticket._meta.get_field(name)
+            if field.many_to_one:
+                plan.append((name, field.attname, "id"))
+            elif isinstance(field, models.DateTimeField):
+                plan.append((name, name, "time"))
+            else:
+                plan.append((name, name, "text"))
+    return tuple(plan)
 
 
 class TicketCreateSerializer(serializers.Serializer):
@@ -165,7 +223,8 @@ class TicketCreateSerializer(serializers.Serializer):
     description = serializers.CharField()
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.S3)
     requester = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_active=True, membership__isnull=False),
+        # With the membership: the view and the service both read it.
+        queryset=User.objects.filter(is_active=True, membership__isnull=False).select_related("membership"),
         required=False,
         help_text="Agents: the customer the ticket is for. Customers: omit (it is you).",
     )

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.contrib.auth import authenticate, get_user_model
+from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import F, Prefetch
 from django.http import Http404
+from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
@@ -56,6 +63,50 @@ class PageSizePagination(PageNumberPagination):
     max_page_size = 100
 
 
+#: A count of at least this many tickets is reused for COUNT_CACHE_SECONDS by every request with the same
+#: filters: counting 100,000 rows cost PostgreSQL more than the rest of the page's SQL together.
+COUNT_CACHE_FROM = 10_000
+COUNT_CACHE_SECONDS = 30
+
+
+class IdsFirstPaginator(Paginator):
+    """Pages of the ticket list, cheap however large the list and however deep the page.
+
+    A page is read in two steps, its ids and then those rows: OFFSET skips narrow index entries instead of
+    whole sorted rows (page 4,000 of 100,000 tickets took ~0.4 s the plain way), for one query more.
+    The total is exact below COUNT_CACHE_FROM; above it, it may be up to COUNT_CACHE_SECONDS old (a page is
+    not cut to it, so a stale total never hides a ticket from a page).
+    """
+
+    @cached_property
+    def count(self) -> int:
+        try:
+            sql, params = self.object_list.order_by().query.sql_with_params()
+        except EmptyResultSet:
+            return 0
+        key = "api:ticket-count:" + hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()
+        count = cache.get(key)
+        if count is None:
+            count = self.object_list.count()
+            if count >= COUNT_CACHE_FROM:
+                cache.set(key, count, COUNT_CACHE_SECONDS)
+        return count
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if self.orphans and top + self.orphans >= self.count:
+            top = self.count
+        ids = list(self.object_list.prefetch_related(None).values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in self.object_list.filter(pk__in=ids).order_by()}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+class TicketPagination(PageSizePagination):
+    django_paginator_class = IdsFirstPaginator
+
+
 class ExportPagination(CursorPagination):
     """Stable cursor pages for full exports: new tickets never shift a page."""
 
@@ -65,12 +116,27 @@ class ExportPagination(CursorPagination):
     ordering = "pk"
 
 
+class PaginatedGetSchema(AutoSchema):
+    """Only GET lists are paginated: a POST that answers a list (an upload of several attachments)
+    answers a plain JSON array, and takes no page parameters. Cursor pages (the export) have a schema of
+    their own: no `count`."""
+
+    def _get_paginator(self):
+        return super()._get_paginator() if self.method == "GET" else None
+
+    def get_paginated_name(self, serializer_name: str) -> str:
+        if isinstance(self._get_paginator(), CursorPagination):
+            return f"{serializer_name}CursorPage"
+        return super().get_paginated_name(serializer_name)
+
+
 # --- tickets --------------------------------------------------------------------------------------
 
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List tickets", responses=responses({200: s.TicketSerializer(many=True)}, bad_request=True)
+        summary="List tickets",
+        responses=responses({200: s.TicketSerializer(many=True)}, bad_request=True, not_found=True),
     ),
     retrieve=extend_schema(
         summary="A ticket", responses=responses({200: s.TicketSerializer}, not_found=True)
@@ -81,8 +147,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     A token limited to an organization sees that organization's tickets only."""
 
     serializer_class = s.TicketSerializer
+    schema = PaginatedGetSchema()
     permission_classes = [IsAgentOrCustomer]
-    pagination_class = PageSizePagination
+    pagination_class = TicketPagination
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TicketFilter
     ordering_fields = ["severity", "created_at", "updated_at", "sla_due_at"]
@@ -94,9 +161,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         organization_id = token_organization_id(self.request)
         if organization_id is not None:
             tickets = tickets.filter(organization_id=organization_id)
+        # Into plain lists (to_attr): a related manager's cache costs a queryset per ticket and relation.
         return tickets.prefetch_related(
-            Prefetch("candidates", queryset=Candidate.objects.order_by("pk")),
-            Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric")),
+            Prefetch("candidates", queryset=Candidate.objects.order_by("pk"), to_attr="api_candidates"),
+            Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric"), to_attr="api_sla_clocks"),
         ).order_by("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
 
     def get_object(self):
@@ -166,7 +234,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(s.TicketSerializer(self._reloaded(ticket)).data)
 
     @extend_schema(
-        summary="Export tickets (cursor pages)", responses=responses({200: s.TicketSerializer(many=True)})
+        summary="Export tickets (cursor pages)",
+        responses=responses({200: s.TicketSerializer(many=True)}, bad_request=True, not_found=True),
     )
     @action(
         detail=False,
@@ -355,7 +424,7 @@ obtain_token.cls.throttle_scope = "auth"
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: s.OrganizationSerializer(many=True)})),
+    list=extend_schema(responses=responses({200: s.OrganizationSerializer(many=True)}, not_found=True)),
     retrieve=extend_schema(responses=responses({200: s.OrganizationSerializer}, not_found=True)),
     create=extend_schema(responses=responses({201: s.OrganizationSerializer}, bad_request=True)),
     update=extend_schema(
@@ -381,7 +450,7 @@ class OrganizationViewSet(viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: s.UserSerializer(many=True)})),
+    list=extend_schema(responses=responses({200: s.UserSerializer(many=True)}, not_found=True)),
     retrieve=extend_schema(responses=responses({200: s.UserSerializer}, not_found=True)),
     create=extend_schema(responses=responses({201: s.UserSerializer}, bad_request=True)),
     update=extend_schema(responses=responses({200: s.UserSerializer}, bad_request=True, not_found=True)),
@@ -422,7 +491,9 @@ class UserViewSet(
 
 
 @extend_schema_view(
-    list=extend_schema(responses=responses({200: s.WebhookSubscriptionSerializer(many=True)})),
+    list=extend_schema(
+        responses=responses({200: s.WebhookSubscriptionSerializer(many=True)}, not_found=True)
+    ),
     retrieve=extend_schema(responses=responses({200: s.WebhookSubscriptionSerializer}, not_found=True)),
     create=extend_schema(responses=responses({201: s.WebhookSubscriptionSerializer}, bad_request=True)),
     update=extend_schema(

@@ -135,6 +135,12 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["channel", "created_at"], name="ticket_channel_created"),
             models.Index(fields=["created_at"], name="ticket_created"),
+            # Every ticket in queue order (`in_queue_order()`, the API list's default; a btree sorts nulls
+            # last ascending, as that order wants): without it each page sorted the whole table.
+            models.Index(fields=["severity", "sla_due_at", "created_at", "id"], name="ticket_queue_order"),
+            # The API's other orderings (and `due_before`), read from an index rather than sorted.
+            models.Index(fields=["updated_at"], name="ticket_updated"),
+            models.Index(fields=["sla_due_at"], name="ticket_sla_due"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(severity__in=Severity.values), name="ticket_severity_valid"),

@@ -82,7 +82,8 @@ def ticket_create(
         updated_at=at,
         **intake,
     )
-    ticket.full_clean(validate_constraints=False)
+    # The requester and its organization were just read: no query to check that they exist.
+    ticket.full_clean(exclude=["requester", "organization"], validate_constraints=False)
     candidate_rows = _clean_candidates(candidates)
     attachments = check_uploads(attachments)
 
@@ -245,7 +246,8 @@ def _clean_candidates(candidates: Iterable[Mapping]) -> list[Candidate]:
         if not row.name and not row.email:
             continue  # an empty line in a form is not a candidate
         try:
-            row.full_clean(exclude=["ticket"])
+            # Its one constraint (a name or an email) is the check above; validating it costs a query.
+            row.full_clean(exclude=["ticket"], validate_constraints=False)
         except ValidationError as exc:
             errors[f"candidates[{index}]"] = exc.messages
         rows.append(row)
