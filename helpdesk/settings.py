@@ -126,6 +126,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Keys carry the database's name: one Redis may serve several databases (tests, benchmarks, staging).
+CACHES["default"]["KEY_PREFIX"] = "helpdesk"
+CACHES["default"]["KEY_FUNCTION"] = "helpdesk.cache.make_key"
 
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
 if REDIS_URL:

@@ -10,7 +10,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F, Prefetch
 from django.http import Http404
 from django.utils.functional import cached_property
@@ -84,9 +84,7 @@ class IdsFirstPaginator(Paginator):
             sql, params = self.object_list.order_by().query.sql_with_params()
         except EmptyResultSet:
             return 0
-        # The database's name is in the key: one Redis may serve several databases (tests, benchmarks).
-        database = connections[self.object_list.db].settings_dict["NAME"]
-        key = "api:ticket-count:" + hashlib.sha256(f"{database}|{sql}|{params!r}".encode()).hexdigest()
+        key = "api:ticket-count:" + hashlib.sha256(f"{sql}|{params!r}".encode()).hexdigest()
         count = cache.get(key)
         if count is None:
             count = self.object_list.count()
