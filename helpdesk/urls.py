@@ -6,12 +6,14 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from helpdesk.health import healthz
+from tickets.admin.dashboard import dashboard_view
 
 admin.site.site_header = "Helpdesk agent console"
 admin.site.site_title = "Helpdesk"
 admin.site.index_title = "Agent console"
 
 urlpatterns = [
+    path("admin/dashboard/", dashboard_view, name="dashboard"),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
     path("support/", include("portal.public_urls")),
