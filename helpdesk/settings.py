@@ -100,6 +100,9 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'helpdesk.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        # A fresh clone has no var/ folder yet: the embedded database needs one to be created in.
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # The web server, the Celery worker and beat share the file: wait for locks instead of failing,
     # take the write lock at BEGIN, and let readers run beside the writer (WAL).
     DATABASES["default"]["OPTIONS"] = {
