@@ -105,3 +105,18 @@ def shipped_defaults(transactional_db):
     defaults.schedule_sweep(apps, None)
     ensure_agents_group()
     clear_cache()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per browser-test module (see tests/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():  # only in CI: elsewhere the modules are skipped
+        pytest.fail("CI=true but /usr/bin/chromium is missing: .ci/run installs it with apt-get")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -10,35 +10,22 @@ except in CI.
 
 from __future__ import annotations
 
-import os
 import random
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
 from sla.models import Clock, Metric, TicketClock
+from tests.browser import ARTIFACTS, skip_without_chromium
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory
 from tickets.models import Channel, Severity, Status, Ticket
 
-# Playwright's sync API runs an event loop in the test's thread; Django then refuses the test's own ORM
-# calls ("async unsafe") unless told they are fine.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-IN_CI = os.environ.get("CI", "").lower() == "true"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 TIMEOUT_MS = 10_000
 
-if not CHROMIUM.exists() and not IN_CI:
-    pytest.skip(
-        "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
+skip_without_chromium()
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402 - only once Chromium is known to exist
+from playwright.sync_api import expect  # noqa: E402 - only once Chromium is known to exist
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,16 +33,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("shipped_defaults"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():  # only in CI: elsewhere the module is skipped
-        pytest.fail("CI=true but /usr/bin/chromium is missing: .ci/run installs it with apt-get")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def seed_history(count: int = 240) -> None:

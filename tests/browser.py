@@ -1,0 +1,30 @@
+"""What the browser tests share: Debian's Chromium driven by Playwright (sync API) against the live server.
+
+A browser test module calls `skip_without_chromium()` before importing Playwright and uses the `browser`
+fixture from tests/conftest.py. Without /usr/bin/chromium the module is skipped, except in CI.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test's thread; Django then refuses the test's own ORM
+# calls ("async unsafe") unless told they are fine.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+def skip_without_chromium() -> None:
+    """Skip the calling module when Chromium is absent, unless in CI (where its absence is a failure)."""
+    if not CHROMIUM.exists() and not IN_CI:
+        pytest.skip(
+            "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
+            allow_module_level=True,
+        )
