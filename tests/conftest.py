@@ -92,7 +92,7 @@ def _fresh_sla_cache():
 @pytest.fixture
 def shipped_defaults(transactional_db):
     """For transactional tests: the flush after such a test empties every table, the shipped SLA chart,
-    calendar and sweep schedule and the Agents group included; put them back (idempotent)."""
+    calendar, the sweep schedules and the Agents group included; put them back (idempotent)."""
     import importlib
 
     from django.apps import apps
@@ -103,6 +103,7 @@ def shipped_defaults(transactional_db):
     defaults = importlib.import_module("sla.migrations.0002_shipped_defaults")
     defaults.ship_defaults(apps, None)
     defaults.schedule_sweep(apps, None)
+    importlib.import_module("tickets.migrations.0007_webhook_outbox").schedule_sweep(apps, None)
     ensure_agents_group()
     clear_cache()
 

@@ -4,11 +4,16 @@ exponential backoff, and logged. A subscription is disabled after WEBHOOK_DISABL
 in a row, with the reason.
 
 Delivery is at least once: a receiver deduplicates with the `X-Helpdesk-Delivery` header (or the body's `id`).
+The deliveries are an outbox: `emit` writes them in the transaction of the change they announce, so they
+commit (or roll back) with it, and enqueues them after commit. A task lost on the way (the broker down at
+commit, a worker killed mid-attempt) leaves its delivery unsent past its `next_attempt_at`; the webhook
+sweep, run by beat every minute, enqueues it again.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -27,38 +32,82 @@ BACKOFF_MAX_SECONDS = 3600
 MAX_ATTEMPTS = 8
 
 
+#: How long past its due time an unsent delivery waits before the sweep takes its task for lost. Longer
+#: than a busy worker's backlog, so that the sweep rarely enqueues a task that is merely queued.
+REDELIVER_AFTER = timedelta(minutes=5)
+SWEEP_LIMIT = 1000
+
+
 def emit(event: str, *, ticket: Ticket, key: str, data: dict | None = None) -> None:
-    """Dispatch `event` about `ticket` after commit (from within a service's transaction)."""
+    """Record `event`'s deliveries about `ticket` in the caller's transaction and send them after commit."""
     from tickets.services.side_effects import after_commit
 
-    after_commit(dispatch, event, ticket.pk, key, data or {})
+    for delivery_id in record(event, ticket, key, data or {}):
+        after_commit(deliver, delivery_id)
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
-def dispatch(event: str, ticket_id: int, key: str, data: dict) -> int:
-    """Create one delivery per interested subscription (idempotent) and send each."""
-    ticket = Ticket.objects.filter(pk=ticket_id).first()
-    if ticket is None:
-        return 0
+def record(event: str, ticket: Ticket, key: str, data: dict) -> list[int]:
+    """Create one delivery per interested subscription (once per `key`: idempotent). Returns the ids of
+    those not yet attempted."""
     subscriptions = [
         s for s in WebhookSubscription.objects.filter(active=True) if s.wants(event, ticket.organization_id)
     ]
     if not subscriptions:
-        return 0
-    payload = build_payload(event, ticket, key, data)
+        return []
     WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(subscription=s, event=event, dedupe_key=key, payload=payload)
+            WebhookDelivery(subscription=s, event=event, dedupe_key=key, ticket=ticket, data=data)
             for s in subscriptions
         ],
         ignore_conflicts=True,
     )
-    pending = WebhookDelivery.objects.filter(
-        subscription__in=subscriptions, dedupe_key=key, status=WebhookDelivery.Status.PENDING
-    ).values_list("pk", flat=True)
+    return list(
+        WebhookDelivery.objects.filter(
+            subscription__in=subscriptions, dedupe_key=key, status=WebhookDelivery.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+
+
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def dispatch(event: str, ticket_id: int, key: str, data: dict) -> int:
+    """Record and send `event`'s deliveries outside a service (e.g. to announce something again by hand).
+    Returns how many were enqueued."""
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
+        return 0
+    pending = record(event, ticket, key, data)
     for delivery_id in pending:
         deliver.delay(delivery_id)
     return len(pending)
+
+
+@shared_task(acks_late=True, expires=55)
+def sweep() -> int:
+    """Run by beat every minute; `expires` drops a sweep that waited so long the next one is due."""
+    return redeliver_lost()
+
+
+def redeliver_lost(at: datetime | None = None) -> int:
+    """Enqueue again the deliveries whose task was lost: unsent more than REDELIVER_AFTER past their due
+    time. Each is pushed back to `at` first, so a delivery is re-enqueued at most every REDELIVER_AFTER.
+    Returns how many were enqueued."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        lost = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)  # skip those being attempted now
+            .filter(
+                status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING],
+                next_attempt_at__lte=at - REDELIVER_AFTER,
+            )
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_LIMIT]
+        )
+        WebhookDelivery.objects.filter(pk__in=lost).update(next_attempt_at=at)
+    for delivery_id in lost:
+        deliver.delay(delivery_id)
+    if lost:
+        logger.warning("Webhook sweep enqueued %d delivery(ies) whose task was lost", len(lost))
+    return len(lost)
 
 
 def build_payload(event: str, ticket: Ticket, key: str, data: dict) -> dict:
@@ -82,8 +131,8 @@ def build_payload(event: str, ticket: Ticket, key: str, data: dict) -> dict:
 def deliver(self, delivery_id: int) -> str:
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
-            .select_related("subscription")
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("subscription", "ticket")
             .filter(pk=delivery_id)
             .first()
         )
@@ -98,6 +147,10 @@ def deliver(self, delivery_id: int) -> str:
             delivery.last_error = "The subscription is disabled."
             delivery.save(update_fields=["status", "last_error"])
             return "disabled"
+        if not delivery.payload:  # the first attempt (deliveries go with their ticket if it is deleted)
+            delivery.payload = build_payload(
+                delivery.event, delivery.ticket, delivery.dedupe_key, delivery.data
+            )
         delivery.attempts += 1
         try:
             result = webhooks.post(
@@ -116,6 +169,8 @@ def deliver(self, delivery_id: int) -> str:
                 if delivery.attempts >= MAX_ATTEMPTS
                 else WebhookDelivery.Status.RETRYING
             )
+            countdown = min(BACKOFF_BASE_SECONDS**delivery.attempts, BACKOFF_MAX_SECONDS)
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=countdown)
             delivery.save()
             _record_failure(subscription, str(exc))
             retry = delivery.status == WebhookDelivery.Status.RETRYING
@@ -128,7 +183,7 @@ def deliver(self, delivery_id: int) -> str:
             WebhookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=0)
             return "sent"
     if retry:
-        raise self.retry(countdown=min(BACKOFF_BASE_SECONDS**delivery.attempts, BACKOFF_MAX_SECONDS))
+        raise self.retry(countdown=countdown)
     return "failed"
 
 
@@ -148,4 +203,13 @@ def _record_failure(subscription: WebhookSubscription, error: str) -> None:
         logger.warning("Webhook subscription %s disabled after repeated failures", subscription.pk)
 
 
-__all__ = ["WebhookEvent", "build_payload", "deliver", "dispatch", "emit"]
+__all__ = [
+    "WebhookEvent",
+    "build_payload",
+    "deliver",
+    "dispatch",
+    "emit",
+    "record",
+    "redeliver_lost",
+    "sweep",
+]

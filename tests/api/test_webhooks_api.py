@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from celery.exceptions import Retry
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -250,6 +252,70 @@ def test_dispatching_twice_delivers_once(superuser, requester, receivers, django
     assert again.get() == 0  # already sent: nothing pending for this key
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.filter(subscription=subscription).count() == 1
+
+
+def test_deliveries_commit_and_roll_back_with_the_change(superuser, requester, receivers):
+    receiver = receivers()
+    subscription = subscribe(superuser, receiver.url, ["ticket.created"])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.ticket_create(requester=requester, subject="rolled back", description="d")
+        raise RuntimeError("the change fails after the event was recorded")
+    assert not WebhookDelivery.objects.exists()
+
+    ticket = services.ticket_create(requester=requester, subject="kept", description="d")
+
+    # In the ticket's transaction (its commit hook, which enqueues, has not run): the outbox row.
+    delivery = WebhookDelivery.objects.get(subscription=subscription)
+    assert (delivery.status, delivery.dedupe_key, delivery.ticket) == (
+        "pending",
+        f"ticket-{ticket.pk}-created",
+        ticket,
+    )
+    assert delivery.payload == {}  # built from the committed ticket at the first attempt
+    assert receiver.requests == []
+
+
+def test_a_delivery_whose_task_was_lost_is_sent_by_the_sweep(superuser, requester, receivers):
+    receiver = receivers()
+    subscribe(superuser, receiver.url, ["ticket.created"])
+    ticket = services.ticket_create(requester=requester, subject="s", description="d")  # never enqueued
+    delivery = WebhookDelivery.objects.get()
+    due = delivery.next_attempt_at
+
+    assert outgoing_webhooks.redeliver_lost(due + timedelta(minutes=4)) == 0  # maybe only queued yet
+    assert outgoing_webhooks.redeliver_lost(due + outgoing_webhooks.REDELIVER_AFTER) == 1
+
+    (request,) = receiver.requests
+    assert request.signed_with(SECRET)
+    assert request.json()["data"]["ticket"]["reference"] == ticket.reference
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 1)
+    assert outgoing_webhooks.redeliver_lost(due + timedelta(hours=1)) == 0  # sent is final
+    assert len(receiver.requests) == 1
+
+
+def test_a_retry_is_due_after_its_backoff_and_only_then_swept(superuser, requester, receivers):
+    receiver = receivers(status=500)
+    subscribe(superuser, receiver.url, ["ticket.created"])
+    first_attempt_fails(requester)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "retrying"
+    assert 1.5 < (delivery.next_attempt_at - delivery.created_at).total_seconds() < 10  # the 2 s backoff
+
+    receiver.status = 200
+    lost_at = delivery.next_attempt_at + outgoing_webhooks.REDELIVER_AFTER
+    assert outgoing_webhooks.redeliver_lost(lost_at - timedelta(seconds=1)) == 0
+    assert outgoing_webhooks.redeliver_lost(lost_at) == 1  # the retry's task was lost too
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+
+
+def test_beat_runs_the_webhook_sweep_every_minute(db):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="Webhook sweep")
+    assert task.task == "tickets.outgoing_webhooks.sweep" and task.enabled
+    assert (task.interval.every, task.interval.period) == (60, "seconds")
 
 
 def first_attempt_fails(requester) -> int:

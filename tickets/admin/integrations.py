@@ -107,14 +107,17 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "subscription",
         "event",
         "dedupe_key",
+        "ticket",
         "payload",
         "status",
         "attempts",
         "response_code",
         "last_error",
         "created_at",
+        "next_attempt_at",
         "delivered_at",
     )
+    exclude = ("data",)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -9,6 +9,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .organizations import Organization
 
@@ -131,12 +132,19 @@ class WebhookDelivery(models.Model):
     # What happened (e.g. "message-42"): one delivery per subscription and happening, however often the
     # dispatch task runs.
     dedupe_key = models.CharField(max_length=100)
-    payload = models.JSONField()
+    # What the payload is built from: the ticket and the event's details. The body is built from the
+    # committed ticket at the first attempt and kept, so every retry sends the same body.
+    ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, null=True, related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the next attempt is due: at creation, then each retry's backoff. A delivery still unsent well
+    # past it lost its task (broker down at commit, worker killed) and the webhook sweep enqueues it again.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -147,7 +155,9 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["created_at"], condition=~Q(status__in=["sent", "failed"]), name="webhook_undelivered"
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["pending", "retrying"]),
+                name="webhook_undelivered",
             )
         ]
 
