@@ -1,10 +1,15 @@
-"""`/healthz`: liveness of the web process and of what it needs (the database and the Celery broker)."""
+"""`/healthz`: liveness of the web process and of what it needs (the database and the Celery broker).
+
+200 when both answer; 503 with Retry-After naming the failing check otherwise. The database check cannot
+hang: the connection gives up after DATABASE_CONNECT_TIMEOUT seconds (helpdesk/settings.py)."""
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from helpdesk.errors import RETRY_AFTER_SECONDS
 
 
 def _check_database() -> str:
@@ -40,7 +45,9 @@ def healthz(request):
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; report it, don't raise
             checks[name] = f"error: {exc.__class__.__name__}"
             healthy = False
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks},
-        status=200 if healthy else 503,
+    response = JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+    if not healthy:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -112,7 +112,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A reused connection is checked at the start of each request; a broken one is replaced, so the site
+    # recovers by itself when the database comes back.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database fails a request within seconds (a 503, see helpdesk/errors.py) instead of
+    # holding the worker: libpq gives up connecting after connect_timeout, and tcp_user_timeout (ms) drops
+    # a connection whose host vanished mid-query (no reset ever comes) after 15 s instead of the kernel's
+    # ~15 minutes; with a reconnect attempt that stays under gunicorn's 30 s worker timeout, so the client
+    # still gets its 503. Values in DATABASE_URL's query string (?connect_timeout=…) win.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
+    DATABASES["default"]["OPTIONS"].setdefault("tcp_user_timeout", 15_000)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

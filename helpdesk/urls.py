@@ -1,4 +1,5 @@
-"""Root URLs: the agent console, the portal, attachments, the API and the health check."""
+"""Root URLs: the agent console, the portal, attachments, the API and the health check; the 500 handler
+(a 503 while the database is unavailable, see helpdesk/errors.py)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -24,3 +25,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="portal:tickets", permanent=False)),
 ]
+
+handler500 = "helpdesk.errors.server_error"

@@ -1,6 +1,9 @@
-"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field."""
+"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field; a database
+that cannot be used answers 503 `{"detail", "code": "database_unavailable"}` with Retry-After."""
 
 from __future__ import annotations
+
+import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -9,15 +12,40 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from helpdesk.errors import (
+    DATABASE_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    database_unavailable,
+    unavailable_response,
+)
+
+logger = logging.getLogger(__name__)
+
 
 def exception_handler(exc, context):
+    if database_unavailable(exc):
+        # Always JSON: the browsable API's page would ask the database for the user again.
+        logger.warning("Database unavailable; %s answered 503: %s", context["request"].path, _first_line(exc))
+        return unavailable_response(context["request"])
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(detail)
     return drf_exception_handler(exc, context)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 _Detail = inline_serializer("ErrorDetail", fields={"detail": serializers.CharField()})
+_Unavailable = inline_serializer(
+    "ServiceUnavailable",
+    fields={
+        "detail": serializers.CharField(),
+        "code": serializers.ChoiceField(choices=[DATABASE_UNAVAILABLE]),
+    },
+)
 #: A 400 names each bad field (its key is the field's name, `non_field_errors`, or the header such as
 #: `Idempotency-Key`) with a list of messages; a nested object or list carries its parts' errors the same way.
 #: A body that cannot be parsed at all answers `{"detail": "..."}`.
@@ -55,11 +83,19 @@ NOT_FOUND = OpenApiResponse(_Detail, description="No such object or page, or not
 CONFLICT = OpenApiResponse(_Detail, description="A request with this Idempotency-Key is still in progress.")
 UNPROCESSABLE = OpenApiResponse(_Detail, description="The Idempotency-Key was used with a different request.")
 THROTTLED = OpenApiResponse(_Detail, description="Too many requests; retry after the Retry-After header.")
+UNAVAILABLE = OpenApiResponse(
+    _Unavailable,
+    description=(
+        "The database cannot be reached, so the request was not completed. Retry after the Retry-After "
+        f"header ({RETRY_AFTER_SECONDS} s)."
+    ),
+)
 
 COMMON = {
     status.HTTP_401_UNAUTHORIZED: UNAUTHORIZED,
     status.HTTP_403_FORBIDDEN: FORBIDDEN,
     status.HTTP_429_TOO_MANY_REQUESTS: THROTTLED,
+    status.HTTP_503_SERVICE_UNAVAILABLE: UNAVAILABLE,
 }
 
 
