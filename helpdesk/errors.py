@@ -35,6 +35,7 @@ API_DETAIL = (
     "The helpdesk cannot reach its database right now, so the request was not completed. Retry after "
     "the Retry-After header; a create retried with its Idempotency-Key never opens a second ticket."
 )
+API_SERVER_ERROR = "The helpdesk failed to complete the request; the error is logged for its operators."
 TEMPLATE = "helpdesk/503.html"
 
 
@@ -80,8 +81,11 @@ def _page() -> tuple[str, str]:
 
 
 def server_error(request: HttpRequest, template_name: str = defaults.ERROR_500_TEMPLATE_NAME) -> HttpResponse:
-    """`handler500`: a 503 when the database failed the request, Django's plain 500 page otherwise."""
+    """`handler500`: a 503 when the database failed the request; otherwise a 500, in the API's JSON error
+    shape under `/api/` and Django's plain page elsewhere. Django has logged the exception by now."""
     exc = sys.exc_info()[1]
     if database_unavailable(exc):
-        return unavailable_response(request)  # Django logs the exception with the 503
+        return unavailable_response(request)
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": API_SERVER_ERROR, "code": "server_error"}, status=500)
     return defaults.server_error(request, template_name)

@@ -217,10 +217,13 @@ def test_an_error_raised_while_handling_a_database_error_still_answers_503():
     assert response.status_code == 503
 
 
-def test_other_errors_stay_500s():
+def test_other_errors_stay_500s_in_the_api_s_json_shape_under_api():
     response = handled(ValueError("a bug"), PORTAL)
     assert response.status_code == 500 and not response.has_header("Retry-After")
-    assert handled(ValueError("a bug"), TICKETS).status_code == 500
+    api = handled(ValueError("a bug in the serializer"), TICKETS)
+    assert api.status_code == 500 and api["Content-Type"] == "application/json"
+    assert json.loads(api.content)["code"] == "server_error"
+    assert b"serializer" not in api.content  # nothing of the exception reaches the client
 
 
 def test_the_api_answers_json_even_when_drf_handles_the_error():
