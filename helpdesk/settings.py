@@ -340,6 +340,9 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# How long a successful request's Idempotency-Key is remembered (replayed); the daily housekeeping
+# forgets older ones, and a retry after that runs afresh.
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helpdesk API",

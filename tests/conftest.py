@@ -104,6 +104,7 @@ def shipped_defaults(transactional_db):
     defaults.ship_defaults(apps, None)
     defaults.schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0007_webhook_outbox").schedule_sweep(apps, None)
+    importlib.import_module("tickets.migrations.0008_housekeeping_schedule").schedule_housekeeping(apps, None)
     ensure_agents_group()
     clear_cache()
 

@@ -49,3 +49,11 @@ def fetch_email() -> str:
     if not settings.EMAIL_IN_URL:
         return "not configured"
     return str(fetch_from(source_from_url(settings.EMAIL_IN_URL)))
+
+
+@shared_task(acks_late=True, expires=3600)
+def housekeeping() -> dict:
+    """Run by beat once a day (see tickets/housekeeping.py)."""
+    from tickets import housekeeping as chores
+
+    return chores.run().__dict__
