@@ -66,5 +66,12 @@ def public_timeline(ticket: Ticket) -> QuerySet[Event]:
 
 
 def current_chat(user) -> Ticket | None:
-    """The customer's chat in progress: their latest chat ticket that is not resolved or closed."""
-    return Ticket.objects.filter(requester=user, channel=Channel.CHAT).open().order_by("-created_at").first()
+    """The customer's chat in progress: their latest chat ticket that is not resolved or closed, among the
+    tickets they may see (a chat left in an organization they have since left stays there)."""
+    return (
+        Ticket.objects.visible_to(user)
+        .filter(requester=user, channel=Channel.CHAT)
+        .open()
+        .order_by("-created_at")
+        .first()
+    )

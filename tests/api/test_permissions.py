@@ -2,9 +2,11 @@
 truth for both this test and the permission matrix in docs/api.md, plus the isolation guarantees.
 
 Roles: anonymous (no credentials), requester and organization admin (customers of organization A), agent
-(staff in the Agents group, not superuser) and superuser, each with a token of their own. Paths name the
-fixtures they act on: `{own}` is the requester's ticket, `{colleague}` a colleague's ticket in organization
-A, `{other}` a ticket in organization B.
+(staff in the Agents group, not superuser) and superuser, each with a token of their own, and the org token:
+the superuser's token limited to organization A (an integration acting for that customer company). Paths
+name the fixtures they act on: `{own}` is the requester's ticket, `{colleague}` a colleague's ticket in
+organization A, `{other}` a ticket in organization B; `{…_file}` an attachment on that ticket (`{note_file}`
+one on an internal note of `{own}`), downloaded at the API's `download_url`.
 """
 
 from __future__ import annotations
@@ -27,76 +29,83 @@ from tickets.models.integrations import ApiToken, WebhookSubscription
 
 User = get_user_model()
 
-ROLES = ("anonymous", "requester", "org_admin", "agent", "superuser")
+ROLES = ("anonymous", "requester", "org_admin", "agent", "superuser", "org_token")
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 # fmt: off
 #: (method, path, body, expected status for each of ROLES). `body` names an entry of BODIES ("" for none).
-MATRIX: list[tuple[str, str, str, tuple[int, int, int, int, int]]] = [
-    # method    path                                       body           anon req  admin agent super
-    ("POST",   "/api/v1/auth/token/",                      "credentials", (400, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/",                         "",            (401, 200, 200, 200, 200)),
-    ("POST",   "/api/v1/tickets/",                         "ticket",      (401, 201, 201, 201, 201)),
-    ("GET",    "/api/v1/tickets/export/",                  "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{own}/",                   "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{colleague}/",             "",            (401, 404, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{other}/",                 "",            (401, 404, 404, 200, 200)),
-    ("PATCH",  "/api/v1/tickets/{own}/",                   "resolve",     (401, 200, 200, 200, 200)),
-    ("PATCH",  "/api/v1/tickets/{own}/",                   "severity",    (401, 403, 403, 200, 200)),
-    ("PATCH",  "/api/v1/tickets/{colleague}/",             "resolve",     (401, 404, 200, 200, 200)),
-    ("PATCH",  "/api/v1/tickets/{other}/",                 "resolve",     (401, 404, 404, 200, 200)),
-    ("PUT",    "/api/v1/tickets/{own}/",                   "resolve",     (401, 405, 405, 405, 405)),
-    ("DELETE", "/api/v1/tickets/{own}/",                   "",            (401, 405, 405, 405, 405)),
-    ("GET",    "/api/v1/tickets/{own}/messages/",          "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{colleague}/messages/",    "",            (401, 404, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{other}/messages/",        "",            (401, 404, 404, 200, 200)),
-    ("POST",   "/api/v1/tickets/{own}/messages/",          "reply",       (401, 201, 201, 201, 201)),
-    ("POST",   "/api/v1/tickets/{own}/messages/",          "note",        (401, 400, 400, 201, 201)),
-    ("POST",   "/api/v1/tickets/{colleague}/messages/",    "reply",       (401, 404, 201, 201, 201)),
-    ("POST",   "/api/v1/tickets/{other}/messages/",        "reply",       (401, 404, 404, 201, 201)),
-    ("GET",    "/api/v1/tickets/{own}/attachments/",       "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{colleague}/attachments/", "",            (401, 404, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{other}/attachments/",     "",            (401, 404, 404, 200, 200)),
-    ("POST",   "/api/v1/tickets/{own}/attachments/",       "upload",      (401, 201, 201, 201, 201)),
-    ("POST",   "/api/v1/tickets/{other}/attachments/",     "upload",      (401, 404, 404, 201, 201)),
-    ("GET",    "/api/v1/tickets/{own}/events/",            "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{colleague}/events/",      "",            (401, 404, 200, 200, 200)),
-    ("GET",    "/api/v1/tickets/{other}/events/",          "",            (401, 404, 404, 200, 200)),
-    ("GET",    "/api/v1/response-targets/",                "",            (401, 200, 200, 200, 200)),
-    ("GET",    "/api/v1/response-targets/S2/",             "",            (401, 200, 200, 200, 200)),
-    ("PATCH",  "/api/v1/response-targets/S2/",             "target",      (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/response-targets/S2/",             "target_full", (401, 403, 403, 403, 200)),
-    ("GET",    "/api/v1/calendars/",                       "",            (401, 200, 200, 200, 200)),
-    ("POST",   "/api/v1/calendars/",                       "calendar",    (401, 403, 403, 403, 201)),
-    ("GET",    "/api/v1/calendars/{calendar}/",            "",            (401, 200, 200, 200, 200)),
-    ("PATCH",  "/api/v1/calendars/{calendar}/",            "rename",      (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/calendars/{calendar}/",            "calendar",    (401, 403, 403, 403, 200)),
-    ("DELETE", "/api/v1/calendars/{calendar}/",            "",            (401, 403, 403, 403, 204)),
-    ("GET",    "/api/v1/holidays/",                        "",            (401, 200, 200, 200, 200)),
-    ("POST",   "/api/v1/holidays/",                        "holiday",     (401, 403, 403, 403, 201)),
-    ("GET",    "/api/v1/holidays/{holiday}/",              "",            (401, 200, 200, 200, 200)),
-    ("PATCH",  "/api/v1/holidays/{holiday}/",              "rename",      (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/holidays/{holiday}/",              "holiday",     (401, 403, 403, 403, 200)),
-    ("DELETE", "/api/v1/holidays/{holiday}/",              "",            (401, 403, 403, 403, 204)),
-    ("GET",    "/api/v1/organizations/",                   "",            (401, 403, 403, 200, 200)),
-    ("POST",   "/api/v1/organizations/",                   "organization", (401, 403, 403, 403, 201)),
-    ("GET",    "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 200, 200)),
-    ("PATCH",  "/api/v1/organizations/{organization}/",    "rename",      (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/organizations/{organization}/",    "organization", (401, 403, 403, 403, 200)),
-    ("DELETE", "/api/v1/organizations/{empty_organization}/", "",         (401, 403, 403, 403, 204)),
-    ("DELETE", "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 403, 400)),
-    ("GET",    "/api/v1/users/",                           "",            (401, 403, 403, 403, 200)),
-    ("POST",   "/api/v1/users/",                           "user",        (401, 403, 403, 403, 201)),
-    ("GET",    "/api/v1/users/{user}/",                    "",            (401, 403, 403, 403, 200)),
-    ("PATCH",  "/api/v1/users/{user}/",                    "promote",     (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/users/{user}/",                    "user_full",   (401, 403, 403, 403, 200)),
-    ("DELETE", "/api/v1/users/{user}/",                    "",            (401, 403, 403, 403, 405)),
-    ("GET",    "/api/v1/webhooks/",                        "",            (401, 403, 403, 403, 200)),
-    ("POST",   "/api/v1/webhooks/",                        "webhook",     (401, 403, 403, 403, 201)),
-    ("GET",    "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 200)),
-    ("PATCH",  "/api/v1/webhooks/{webhook}/",              "deactivate",  (401, 403, 403, 403, 200)),
-    ("PUT",    "/api/v1/webhooks/{webhook}/",              "webhook",     (401, 403, 403, 403, 200)),
-    ("DELETE", "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 204)),
+MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
+    # method    path                                       body           anon req  admin agent super org
+    ("POST",   "/api/v1/auth/token/",                      "credentials", (400, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/",                         "",            (401, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/tickets/",                         "ticket",      (401, 201, 201, 201, 201, 201)),
+    ("GET",    "/api/v1/tickets/export/",                  "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{own}/",                   "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{colleague}/",             "",            (401, 404, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{other}/",                 "",            (401, 404, 404, 200, 200, 404)),
+    ("PATCH",  "/api/v1/tickets/{own}/",                   "resolve",     (401, 200, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/tickets/{own}/",                   "severity",    (401, 403, 403, 200, 200, 200)),
+    ("PATCH",  "/api/v1/tickets/{colleague}/",             "resolve",     (401, 404, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/tickets/{other}/",                 "resolve",     (401, 404, 404, 200, 200, 404)),
+    ("PUT",    "/api/v1/tickets/{own}/",                   "resolve",     (401, 405, 405, 405, 405, 405)),
+    ("DELETE", "/api/v1/tickets/{own}/",                   "",            (401, 405, 405, 405, 405, 405)),
+    ("GET",    "/api/v1/tickets/{own}/messages/",          "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{colleague}/messages/",    "",            (401, 404, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{other}/messages/",        "",            (401, 404, 404, 200, 200, 404)),
+    ("POST",   "/api/v1/tickets/{own}/messages/",          "reply",       (401, 201, 201, 201, 201, 201)),
+    ("POST",   "/api/v1/tickets/{own}/messages/",          "note",        (401, 400, 400, 201, 201, 201)),
+    ("POST",   "/api/v1/tickets/{colleague}/messages/",    "reply",       (401, 404, 201, 201, 201, 201)),
+    ("POST",   "/api/v1/tickets/{other}/messages/",        "reply",       (401, 404, 404, 201, 201, 404)),
+    ("GET",    "/api/v1/tickets/{own}/attachments/",       "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{colleague}/attachments/", "",            (401, 404, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{other}/attachments/",     "",            (401, 404, 404, 200, 200, 404)),
+    ("POST",   "/api/v1/tickets/{own}/attachments/",       "upload",      (401, 201, 201, 201, 201, 201)),
+    ("POST",   "/api/v1/tickets/{other}/attachments/",     "upload",      (401, 404, 404, 201, 201, 404)),
+    ("GET",    "/api/v1/tickets/{own}/events/",            "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{colleague}/events/",      "",            (401, 404, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/tickets/{other}/events/",          "",            (401, 404, 404, 200, 200, 404)),
+    ("GET",    "/api/v1/response-targets/",                "",            (401, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/response-targets/S2/",             "",            (401, 200, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/response-targets/S2/",             "target",      (401, 403, 403, 403, 200, 403)),
+    ("PUT",    "/api/v1/response-targets/S2/",             "target_full", (401, 403, 403, 403, 200, 403)),
+    ("GET",    "/api/v1/calendars/",                       "",            (401, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/calendars/",                       "calendar",    (401, 403, 403, 403, 201, 403)),
+    ("GET",    "/api/v1/calendars/{calendar}/",            "",            (401, 200, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/calendars/{calendar}/",            "rename",      (401, 403, 403, 403, 200, 403)),
+    ("PUT",    "/api/v1/calendars/{calendar}/",            "calendar",    (401, 403, 403, 403, 200, 403)),
+    ("DELETE", "/api/v1/calendars/{calendar}/",            "",            (401, 403, 403, 403, 204, 403)),
+    ("GET",    "/api/v1/holidays/",                        "",            (401, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/holidays/",                        "holiday",     (401, 403, 403, 403, 201, 403)),
+    ("GET",    "/api/v1/holidays/{holiday}/",              "",            (401, 200, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/holidays/{holiday}/",              "rename",      (401, 403, 403, 403, 200, 403)),
+    ("PUT",    "/api/v1/holidays/{holiday}/",              "holiday",     (401, 403, 403, 403, 200, 403)),
+    ("DELETE", "/api/v1/holidays/{holiday}/",              "",            (401, 403, 403, 403, 204, 403)),
+    ("GET",    "/api/v1/organizations/",                   "",            (401, 403, 403, 200, 200, 200)),
+    ("POST",   "/api/v1/organizations/",                   "organization", (401, 403, 403, 403, 201, 403)),
+    ("GET",    "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 200, 200, 200)),
+    ("GET",    "/api/v1/organizations/{other_organization}/", "",        (401, 403, 403, 200, 200, 404)),
+    ("PATCH",  "/api/v1/organizations/{organization}/",    "rename",      (401, 403, 403, 403, 200, 200)),
+    ("PUT",    "/api/v1/organizations/{organization}/",    "organization", (401, 403, 403, 403, 200, 200)),
+    ("DELETE", "/api/v1/organizations/{empty_organization}/", "",         (401, 403, 403, 403, 204, 403)),
+    ("DELETE", "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 403, 400, 403)),
+    ("GET",    "/api/v1/users/",                           "",            (401, 403, 403, 403, 200, 200)),
+    ("POST",   "/api/v1/users/",                           "user",        (401, 403, 403, 403, 201, 201)),
+    ("POST",   "/api/v1/users/",                           "user_elsewhere", (401, 403, 403, 403, 201, 400)),
+    ("GET",    "/api/v1/users/{user}/",                    "",            (401, 403, 403, 403, 200, 200)),
+    ("GET",    "/api/v1/users/{other_user}/",              "",            (401, 403, 403, 403, 200, 404)),
+    ("PATCH",  "/api/v1/users/{user}/",                    "promote",     (401, 403, 403, 403, 200, 200)),
+    ("PUT",    "/api/v1/users/{user}/",                    "user_full",   (401, 403, 403, 403, 200, 200)),
+    ("DELETE", "/api/v1/users/{user}/",                    "",            (401, 403, 403, 403, 405, 405)),
+    ("GET",    "/api/v1/webhooks/",                        "",            (401, 403, 403, 403, 200, 200)),
+    ("POST",   "/api/v1/webhooks/",                        "webhook",     (401, 403, 403, 403, 201, 201)),
+    ("GET",    "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 200, 404)),
+    ("PATCH",  "/api/v1/webhooks/{webhook}/",              "deactivate",  (401, 403, 403, 403, 200, 404)),
+    ("PUT",    "/api/v1/webhooks/{webhook}/",              "webhook",     (401, 403, 403, 403, 200, 404)),
+    ("DELETE", "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 204, 404)),
+    ("GET",    "/attachments/{own_file}/",                 "",            (302, 200, 200, 200, 200, 200)),
+    ("GET",    "/attachments/{colleague_file}/",           "",            (302, 404, 200, 200, 200, 200)),
+    ("GET",    "/attachments/{note_file}/",                "",            (302, 404, 404, 200, 200, 200)),
+    ("GET",    "/attachments/{other_file}/",               "",            (302, 404, 404, 200, 200, 404)),
 ]
 # fmt: on
 
@@ -168,6 +177,16 @@ BODIES = {
         },
         "json",
     ),
+    "user_elsewhere": lambda w, role: (
+        {
+            "username": "newhire",
+            "email": "newhire@example.com",
+            "password": "a-long-enough-passphrase",
+            "organization": w.org_b.pk,
+            "role": "requester",
+        },
+        "json",
+    ),
     "promote": lambda w, role: ({"role": "admin"}, "json"),
     "user_full": lambda w, role: (
         {
@@ -202,6 +221,7 @@ BODY_NOTES = {
     "holiday": "calendar, date, name",
     "organization": "name, timezone",
     "user": "username, email, password, organization, role",
+    "user_elsewhere": "the same, in organization B",
     "promote": '`{"role": "admin"}`',
     "user_full": "username, email, organization, role",
     "webhook": "url, secret, events",
@@ -266,11 +286,13 @@ def world(db):
     )
     public_reply = services.ticket_reply(ticket=own, author=agent, body="We are looking into it.")
     note = services.ticket_add_note(ticket=own, author=agent, body="INTERNAL: customer is on legacy plan")
-    services.attachment_add(ticket=own, uploaded_by=requester, upload=png("public.png"))
+    own_file = services.attachment_add(ticket=own, uploaded_by=requester, upload=png("public.png"))
     note_file = services.attachment_add(
         ticket=own, uploaded_by=agent, upload=png("internal.png"), message=note
     )
-    services.attachment_add(ticket=colleague_ticket, uploaded_by=colleague, upload=png("colleague.png"))
+    colleague_file = services.attachment_add(
+        ticket=colleague_ticket, uploaded_by=colleague, upload=png("colleague.png")
+    )
     other_file = services.attachment_add(ticket=other, uploaded_by=requester_b, upload=png("other.png"))
     services.ticket_reply(ticket=other, author=agent, body="Org B reply")
 
@@ -287,6 +309,8 @@ def world(db):
         "superuser": superuser,
     }
     keys = {role: ApiToken.objects.issue(user=user, name="test")[1] for role, user in users.items()}
+    users["org_token"] = superuser
+    keys["org_token"] = ApiToken.objects.issue(user=superuser, name="integration", organization=org_a)[1]
     return SimpleNamespace(
         org_a=org_a,
         org_b=org_b,
@@ -304,6 +328,8 @@ def world(db):
         other=other,
         public_reply=public_reply,
         note=note,
+        own_file=own_file,
+        colleague_file=colleague_file,
         note_file=note_file,
         other_file=other_file,
         calendar=calendar,
@@ -331,9 +357,15 @@ def resolve_path(world, path: str) -> str:
         "calendar": world.calendar.pk,
         "holiday": world.holiday.pk,
         "organization": world.org_a.pk,
+        "other_organization": world.org_b.pk,
         "empty_organization": world.empty_org.pk,
         "user": world.colleague.pk,
+        "other_user": world.requester_b.pk,
         "webhook": world.webhook.pk,
+        "own_file": world.own_file.pk,
+        "colleague_file": world.colleague_file.pk,
+        "note_file": world.note_file.pk,
+        "other_file": world.other_file.pk,
     }
     return path.format(**values)
 
@@ -357,7 +389,11 @@ def test_permission_matrix(world, role, method, path, body, expected):
 
 def _schema_path(path: str) -> str:
     path = re.sub(r"\{(own|colleague|other)\}", "{reference}", path)
-    path = re.sub(r"\{(calendar|holiday|organization|empty_organization|user|webhook)\}", "{id}", path)
+    path = re.sub(
+        r"\{(calendar|holiday|organization|other_organization|empty_organization|user|other_user|webhook)\}",
+        "{id}",
+        path,
+    )
     return path.replace("/S2/", "/{severity}/")
 
 
@@ -383,6 +419,7 @@ def matrix_markdown() -> str:
         "org_admin": "org admin",
         "agent": "agent",
         "superuser": "superuser",
+        "org_token": "org token",
     }
     lines = [
         "| Method | Path | Request | " + " | ".join(names[r] for r in ROLES) + " |",

@@ -2,6 +2,7 @@
 
 from rest_framework import permissions
 
+from tickets.api.authentication import token_organization_id
 from tickets.permissions import customer_membership, is_agent
 
 
@@ -32,9 +33,13 @@ class StaffModelPermissions(permissions.DjangoModelPermissions):
 
 
 class ChartPermissions(StaffModelPermissions):
-    """The response-target chart and calendars: anyone signed in reads them; staff with permission write."""
+    """The response-target chart and calendars: anyone signed in reads them; staff with permission write,
+    except through a token limited to one organization (they are every organization's)."""
 
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return bool(request.user and request.user.is_authenticated)
+        if token_organization_id(request) is not None:
+            self.message = "A token limited to an organization cannot change what every organization shares."
+            return False
         return super().has_permission(request, view)

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sla.models import Metric
+from tickets.api.authentication import token_organization_id
 from tickets.models import (
     AffectedRole,
     Attachment,
@@ -328,11 +329,25 @@ class OrganizationSerializer(serializers.ModelSerializer):
         fields = ("id", "name", "timezone")
 
 
+class TokenOrganizationField(serializers.PrimaryKeyRelatedField):
+    """An organization by id. Through a token limited to an organization only that one is accepted; any
+    other id is refused with the same message whether it exists or not."""
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        limited_to = token_organization_id(request) if request is not None else None
+        if limited_to is not None and str(data) != str(limited_to):
+            raise serializers.ValidationError(
+                f"This token is limited to organization {limited_to}: name that one."
+            )
+        return super().to_internal_value(data)
+
+
 class UserSerializer(serializers.ModelSerializer):
     """A customer user of an organization (agents are managed in the console)."""
 
     password = serializers.CharField(write_only=True, required=False, style={"input_type": "password"})
-    organization = serializers.PrimaryKeyRelatedField(
+    organization = TokenOrganizationField(
         source="membership.organization", queryset=Organization.objects.all()
     )
     role = serializers.ChoiceField(

@@ -436,10 +436,27 @@ obtain_token.cls.throttle_scope = "auth"
     destroy=extend_schema(responses=responses({204: None}, bad_request=True, not_found=True)),
 )
 class OrganizationViewSet(viewsets.ModelViewSet):
+    """Customer organizations. A token limited to an organization sees and changes that one only, and
+    neither creates nor deletes organizations."""
+
     queryset = Organization.objects.order_by("name")
     serializer_class = s.OrganizationSerializer
     permission_classes = [StaffModelPermissions]
     pagination_class = PageSizePagination
+
+    def get_queryset(self):
+        organizations = Organization.objects.order_by("name")
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            organizations = organizations.filter(pk=organization_id)
+        return organizations
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.action in ("create", "destroy") and token_organization_id(request) is not None:
+            raise PermissionDenied(
+                "A token limited to an organization cannot create or delete organizations."
+            )
 
     def perform_destroy(self, instance):
         if instance.tickets.exists() or instance.memberships.exists():
@@ -465,12 +482,20 @@ class UserViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Customer users of organizations, for provisioning."""
+    """Customer users of organizations, for provisioning. A token limited to an organization sees that
+    organization's people only, and adds or moves people to it only (the serializer checks)."""
 
     queryset = User.objects.filter(membership__isnull=False).select_related("membership").order_by("pk")
     serializer_class = s.UserSerializer
     permission_classes = [StaffModelPermissions]
     pagination_class = PageSizePagination
+
+    def get_queryset(self):
+        users = self.queryset.all()
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            users = users.filter(membership__organization_id=organization_id)
+        return users
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -527,8 +552,13 @@ class WebhookSubscriptionViewSet(viewsets.ModelViewSet):
             serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer):
+        changes = {}
         # Re-enabling a subscription starts its failure count afresh.
         if serializer.validated_data.get("active"):
-            serializer.save(consecutive_failures=0, disabled_reason="")
-        else:
-            serializer.save()
+            changes.update(consecutive_failures=0, disabled_reason="")
+        # An organization-limited token's subscriptions stay its organization's (null would mean all).
+        organization_id = token_organization_id(self.request)
+        if organization_id is not None:
+            serializer.validated_data.pop("organization", None)
+            changes["organization_id"] = organization_id
+        serializer.save(**changes)
