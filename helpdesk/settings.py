@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import environ
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads a body: an oversize request is answered 413 from its headers.
+    "helpdesk.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -244,6 +247,13 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 # Attachments are never served by the web server: only through the permission-checked download view.
 ATTACHMENTS_ROOT = Path(env.str("ATTACHMENTS_ROOT", default=str(VAR_DIR / "attachments")))
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Files one form may carry, and so the largest request body read at all (helpdesk.limits): that many
+# attachments at the limit plus the form's text (Django's own limit for the fields beside the files).
+ATTACHMENTS_PER_REQUEST = env.int("ATTACHMENTS_PER_REQUEST", default=10)
+REQUEST_MAX_BYTES = env.int(
+    "REQUEST_MAX_BYTES",
+    default=ATTACHMENT_MAX_BYTES * ATTACHMENTS_PER_REQUEST + global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+)
 
 # --- Email ------------------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 
 class LinesField(forms.CharField):
@@ -28,12 +29,16 @@ class MultipleFileInput(forms.ClearableFileInput):
 
 
 class MultipleFileField(forms.FileField):
-    """Several files in one input; the checks (size, type) happen in the attachment service."""
+    """Several files in one input, at most ATTACHMENTS_PER_REQUEST; the checks of each file (size, type)
+    happen in the attachment service."""
 
     widget = MultipleFileInput
 
     def clean(self, data, initial=None):
         single = super().clean
-        if isinstance(data, list | tuple):
-            return [single(item, initial) for item in data if item]
-        return [single(data, initial)] if data else []
+        files = [item for item in data if item] if isinstance(data, list | tuple) else [data] if data else []
+        if len(files) > settings.ATTACHMENTS_PER_REQUEST:
+            raise forms.ValidationError(
+                f"Attach at most {settings.ATTACHMENTS_PER_REQUEST} files at a time.", code="too_many_files"
+            )
+        return [single(item, initial) for item in files]

@@ -77,13 +77,20 @@ def _send(
     if automatic:
         headers |= AUTOMATIC_HEADERS
     EmailMessage(
-        subject=f"[{ticket.reference}] {subject}",
+        subject=one_line(f"[{ticket.reference}] {subject}"),
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[recipient],
         reply_to=[settings.SUPPORT_EMAIL],
         headers=headers,
     ).send()
+
+
+def one_line(text: str) -> str:
+    """`text` for a header: line breaks and runs of whitespace become one space. A subject typed with line
+    breaks (the API and the console accept them) would otherwise stop the email from being sent at all,
+    and a header must never be cut where a customer's text could start another one."""
+    return " ".join(text.split())
 
 
 def send_ticket_received(ticket: Ticket) -> None:

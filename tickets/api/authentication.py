@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from tickets.api.throttling import TokenGuessThrottle
 from tickets.models.integrations import ApiToken, hash_token
 
 #: last_used_at is written at most this often per token, not on every request.
@@ -31,6 +32,9 @@ class TokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
+            guesses = TokenGuessThrottle()
+            if not guesses.allow_request(request, None):
+                raise exceptions.Throttled(guesses.wait())
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOUCH_SECONDS:

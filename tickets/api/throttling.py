@@ -1,4 +1,4 @@
-"""Request rates: per token (or signed-in user) and per anonymous address."""
+"""Request rates: per token (or signed-in user), per anonymous address, and token guesses per address."""
 
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle
 
@@ -19,4 +19,19 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-__all__ = ["AnonRateThrottle", "ScopedRateThrottle", "TokenRateThrottle"]
+class TokenGuessThrottle(SimpleRateThrottle):
+    """Wrong or revoked tokens, counted per client address (TokenAuthentication asks after each one).
+
+    A bad token fails authentication, which DRF checks before any throttle, so without this an address
+    could try keys without limit. It shares the "auth" budget (and its cache key) with the token
+    endpoint's password sign-ins: guesses of either kind, from one address, count together.
+    """
+
+    scope = "auth"
+
+    def get_cache_key(self, request, view):
+        # request.user is not known yet (this runs inside authentication): the address only.
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+__all__ = ["AnonRateThrottle", "ScopedRateThrottle", "TokenGuessThrottle", "TokenRateThrottle"]

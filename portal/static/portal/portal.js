@@ -8,8 +8,15 @@
     addCandidate.addEventListener("click", function () {
       var total = document.getElementById("id_candidates-TOTAL_FORMS");
       var index = parseInt(total.value, 10);
-      var html = document.getElementById("candidate-template").innerHTML.replace(/__prefix__/g, String(index));
-      document.getElementById("candidate-rows").insertAdjacentHTML("beforeend", html);
+      // A copy of the template's nodes (never markup parsed from a string), numbered like the others.
+      var row = document.getElementById("candidate-template").content.cloneNode(true);
+      row.querySelectorAll("[name], [id], [for]").forEach(function (element) {
+        ["name", "id", "for"].forEach(function (attribute) {
+          var value = element.getAttribute(attribute);
+          if (value) element.setAttribute(attribute, value.replace(/__prefix__/g, String(index)));
+        });
+      });
+      document.getElementById("candidate-rows").appendChild(row);
       total.value = String(index + 1);
       document.getElementById("id_candidates-" + index + "-name").focus();
     });
