@@ -1,16 +1,19 @@
-"""Helpers shared by the HTTP benchmarks (bench/api_list.py, bench/portal_my_tickets.py).
+"""Helpers shared by the HTTP benchmarks (bench/api_list.py, bench/portal_my_tickets.py, bench/load/).
 
 - `use_database(name)`: a PostgreSQL database of its own on DATABASE_URL's server (default
   postgres://postgres@127.0.0.1:5432/), created if missing (psycopg, on the `postgres` database),
   migrated with `manage.py migrate`, static files collected; the process's environment then describes a
   deployed site (DEBUG off, real Redis broker and cache, Celery tasks on a bench queue no worker reads,
-  throttling rates no benchmark reaches) and Django is set up against it. `drop_database(name)`.
+  throttling rates no benchmark reaches) and Django is set up against it; `queue=` names another Celery
+  queue (the load suite's, which a worker reads). `drop_database(name)`.
 - `seed(n)`: the demo data plus benchmark tickets up to `n` tickets in all (`seed_demo` and
   `seed_demo --tickets`; nothing is done when they are there), then `add_clocks()`: SLA clocks in bulk
   for the open tickets that have none (`seed_demo --tickets` creates none) and `Ticket.sla_due_at` in one
-  UPDATE … FROM, then VACUUM ANALYZE. `purge_queue()` empties the bench's Celery queues.
+  UPDATE … FROM, then VACUUM ANALYZE. `settle_sla()`: the sweeps a live site would have run over that
+  history, its escalations taken as delivered. `purge_queue()` empties the bench's Celery queues.
 - `Gunicorn`: the WSGI app on 127.0.0.1:<free port>, waited for on /healthz (with a deadline), stopped
-  on exit. `CpuMeter`: CPU time of its processes and of the database's PostgreSQL backends.
+  on exit. `CeleryBeat`: `celery beat` on the database's schedule, stopped on exit. `CpuMeter`: CPU time
+  of gunicorn, of the database's PostgreSQL backends and of other watched processes (a Celery worker…).
 - `load(...)`: an HTTP load driver (a thread and a keep-alive connection per client), closed loop or
   paced at a fixed rate.
 - `stats(...)`, `table(...)`, `machine()`: percentiles and printing.
@@ -105,14 +108,15 @@ def drop_database(name: str) -> None:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def bench_environment(database: str) -> dict[str, str]:
-    """The environment of a deployed site on the bench database (for this process and gunicorn)."""
+def bench_environment(database: str, *, queue: str = BENCH_QUEUE) -> dict[str, str]:
+    """The environment of a deployed site on the bench database (for this process, gunicorn and Celery),
+    with its Celery tasks on `queue` (and `<queue>.escalations`)."""
     # Set once per process, so the sessions made here are valid in the gunicorn workers too.
     os.environ.setdefault("BENCH_SECRET_KEY", secrets.token_urlsafe(50))
     return {
         "DATABASE_URL": _server_url(database),
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS),
-        "CELERY_QUEUE": BENCH_QUEUE,
+        "CELERY_QUEUE": queue,
         "SECRET_KEY": os.environ["BENCH_SECRET_KEY"],
         "DEBUG": "false",
         "SECURE_SSL_REDIRECT": "false",
@@ -148,14 +152,14 @@ def collect_static(database: str) -> None:
     )
 
 
-def use_database(database: str) -> None:
+def use_database(database: str, *, queue: str = BENCH_QUEUE) -> None:
     """Create (if missing) and migrate `database`, collect the static files, point this process at the
-    database and set Django up."""
+    database (and its Celery tasks at `queue`) and set Django up."""
     created = create_database(database)
     print(f"database {database}: {'created' if created else 'reused'}; migrating…", flush=True)
     migrate(database)
     collect_static(database)
-    os.environ.update(bench_environment(database))
+    os.environ.update(bench_environment(database, queue=queue))
     import django
 
     django.setup()
@@ -301,15 +305,43 @@ def _run(clock, calendar, span: timedelta, status: str, updated: datetime, now: 
         clock.state, clock.breached_at = ClockState.BREACHED, clock.due_at
 
 
-def purge_queue() -> int:
-    """Drop the messages the benchmark published to its Celery queues (the default one and the
-    escalations' `<queue>.escalations`); returns how many there were."""
+def settle_sla() -> dict[str, int]:
+    """Bring the seeded history's SLA state up to now, as the minute-by-minute sweeps of a live site would
+    have: one sweep (clocks past due breached, past their warn-at share warned, S1 pages recorded), then
+    every escalation not yet completed is marked completed, because that history's notifications went out
+    when it happened. Without it the first sweep of a run would mark tens of thousands of clocks at once
+    and hand their escalations to the worker 500 a minute. The tasks the sweep enqueued are left for
+    `purge_queue`; a completed escalation's task does nothing anyway."""
+    from django.utils import timezone
+
+    from sla.models import Escalation
+    from sla.sweep import sweep
+
+    now = timezone.now()
+    result = sweep(now)
+    completed = Escalation.objects.filter(completed_at__isnull=True).update(enqueued_at=now, completed_at=now)
+    return {
+        "breached": result.breached,
+        "at_risk": result.at_risk,
+        "pages": result.pages,
+        "escalations_completed": completed,
+    }
+
+
+def purge_queue(queue: str = BENCH_QUEUE) -> int:
+    """Drop the messages published to the Celery queue `queue` and its `<queue>.escalations`; returns
+    how many there were."""
     import redis
 
     client = redis.Redis.from_url(os.environ.get("REDIS_URL", DEFAULT_REDIS))
     try:
         count = 0
-        for key in client.scan_iter(match=f"{BENCH_QUEUE}*"):
+        mine = (queue.encode(), f"{queue}\x06".encode(), f"{queue}.escalations".encode())
+        for key in client.scan_iter(match=f"{queue}*"):
+            # The queue, its priority lists (`<queue>\x06\x16<n>`) and its escalations; not another
+            # queue whose name merely starts with this one (helpdesk-load-10k / helpdesk-load-100k).
+            if key != mine[0] and not key.startswith(mine[1:]):
+                continue
             if client.type(key) == b"list":
                 count += client.llen(key)
                 client.delete(key)
@@ -330,11 +362,13 @@ def free_port() -> int:
 class Gunicorn:
     """`gunicorn helpdesk.wsgi:application` on a free port, with this process's bench environment."""
 
-    def __init__(self, *, workers: int = 4, threads: int = 1, deadline: float = 60.0):
+    def __init__(
+        self, *, workers: int = 4, threads: int = 1, deadline: float = 60.0, log: Path | None = None
+    ):
         self.workers, self.threads, self.deadline = workers, threads, deadline
         self.port = free_port()
         self.process: subprocess.Popen | None = None
-        self.log = Path(tempfile.gettempdir()) / f"bench-gunicorn-{self.port}.log"
+        self.log = log or Path(tempfile.gettempdir()) / f"bench-gunicorn-{self.port}.log"
 
     @property
     def describe(self) -> str:
@@ -389,6 +423,49 @@ class Gunicorn:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log_file.close()
+
+
+class CeleryBeat:
+    """`celery beat` with the database's schedule (django-celery-beat: the SLA sweep every minute…),
+    publishing to this process's environment's queue; waited for (with a deadline), stopped on exit."""
+
+    def __init__(self, *, log: Path, deadline: float = 30.0):
+        self.log, self.deadline = log, deadline
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> CeleryBeat:
+        command = [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "helpdesk",
+            "beat",
+            "--loglevel=INFO",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+        ]
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=BASE_DIR, env=dict(os.environ), stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+        give_up = time.monotonic() + self.deadline
+        while b"beat: Starting" not in self.log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > give_up:
+                self.__exit__(None, None, None)
+                raise RuntimeError(f"celery beat did not start:\n{self.log.read_text(errors='replace')}")
+            time.sleep(0.1)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
@@ -546,14 +623,19 @@ def _cpu_seconds(pid: int) -> float:
 
 class CpuMeter:
     """CPU seconds spent by the gunicorn server (master and workers) and by the PostgreSQL backends of
-    the bench database: what a request costs, whatever else the machine is running meanwhile."""
+    the bench database: what a request costs, whatever else the machine is running meanwhile. `watch`
+    adds another process and its children under a name of its own (a Celery worker, beat)."""
 
     def __init__(self, server: Gunicorn, database: str):
-        self.master = server.process.pid
+        self.masters = {server.process.pid: "app"}
         self.database = database
 
-    def _processes(self) -> tuple[list[int], list[int]]:
-        app, db = [self.master], []
+    def watch(self, name: str, pid: int) -> None:
+        """Count the process `pid` and its children as `name`."""
+        self.masters[pid] = name
+
+    def _processes(self) -> list[tuple[str, int]]:
+        found = [(name, pid) for pid, name in self.masters.items()]
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -562,25 +644,27 @@ class CpuMeter:
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue
-            if parent == self.master:
-                app.append(int(entry.name))
+            if parent in self.masters:
+                found.append((self.masters[parent], int(entry.name)))
             elif command.startswith("postgres: ") and f" {self.database} " in command:
-                db.append(int(entry.name))
-        return app, db
+                found.append(("db", int(entry.name)))
+        return found
 
-    def snapshot(self) -> dict[int, float]:
-        app, db = self._processes()
-        return {("app", pid): _cpu_seconds(pid) for pid in app} | {
-            ("db", pid): _cpu_seconds(pid) for pid in db
-        }
+    def snapshot(self) -> dict[tuple[str, int], float]:
+        return {(name, pid): _cpu_seconds(pid) for name, pid in self._processes()}
 
     @staticmethod
-    def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
-        """CPU milliseconds per request of the app and of the database between two snapshots."""
-        spent = {"app": 0.0, "db": 0.0}
-        for key, seconds in after.items():
-            spent[key[0]] += seconds - before.get(key, 0.0)
-        return {name: value * 1000 / max(requests, 1) for name, value in spent.items()}
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds of each name (app, db and the watched ones) between two snapshots."""
+        seconds = {"app": 0.0, "db": 0.0}
+        for key, value in after.items():
+            seconds[key[0]] = seconds.get(key[0], 0.0) + value - before.get(key, 0.0)
+        return seconds
+
+    @classmethod
+    def per_request(cls, before: dict, after: dict, requests: int) -> dict[str, float]:
+        """CPU milliseconds per request of each name (the app, the database…) between two snapshots."""
+        return {name: value * 1000 / max(requests, 1) for name, value in cls.spent(before, after).items()}
 
 
 def loadavg() -> str:
