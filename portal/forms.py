@@ -5,6 +5,8 @@ from __future__ import annotations
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from tickets.forms import LinesField, MultipleFileField
@@ -32,6 +34,15 @@ def _local_datetime_field(label: str, help_text: str = "") -> forms.DateTimeFiel
         help_text=help_text,
         input_formats=[_LOCAL_FORMAT, "%Y-%m-%d %H:%M", "%Y-%m-%d"],
         widget=forms.DateTimeInput(attrs=_LOCAL_DATETIME, format=_LOCAL_FORMAT),
+    )
+
+
+def attachments_help() -> str:
+    """What may be attached, with the configured limits."""
+    return (
+        "PNG, JPEG, GIF, WebP, PDF, text, CSV, log or .eml files, up to "
+        f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} each and "
+        f"{settings.ATTACHMENTS_PER_REQUEST} at a time."
     )
 
 
@@ -102,11 +113,11 @@ class NewTicketForm(forms.Form):
     attachments = MultipleFileField(
         label="Screenshots and files",
         required=False,
-        help_text="PNG, JPEG, GIF, WebP, PDF, text, CSV, log or .eml files, up to 10 MB each.",
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["attachments"].help_text = attachments_help()
         for name in ("affected_role", "impact_scope", "occurrence"):
             self.fields[name].choices = [choice for choice in self.fields[name].choices if choice[0]]
         self.helper = FormHelper()
@@ -193,6 +204,10 @@ CandidateFormSet = forms.formset_factory(CandidateForm, extra=1, max_num=50, val
 class ReplyForm(forms.Form):
     body = forms.CharField(label="Your reply", widget=forms.Textarea(attrs={"rows": 4}))
     attachments = MultipleFileField(label="Attach files", required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"].help_text = attachments_help()
 
 
 class ChatMessageForm(forms.Form):

@@ -888,3 +888,11 @@ def test_a_broker_failure_after_commit_is_logged_not_raised(django_capture_on_co
         after_commit(UnreachableBroker(), 42)
     assert len(callbacks) == 1
     assert "Could not enqueue tickets.tasks.example(42,)" in caplog.text
+
+
+def test_a_subject_is_kept_on_one_line(requester, agent):
+    ticket = ticket_create(requester=requester, subject=" Invites\r\nBcc: x@evil.test ", description="d")
+    assert ticket.subject == "Invites Bcc: x@evil.test"
+    ticket_update_details(ticket=ticket, actor=agent, changes={"subject": "Two\nlines"})
+    ticket.refresh_from_db()
+    assert ticket.subject == "Two lines"

@@ -42,6 +42,12 @@ INTAKE_FIELDS = (
 EDITABLE_FIELDS = ("subject", "description", *INTAKE_FIELDS)
 
 
+def single_line(text: str | None) -> str:
+    """A subject is one line (it becomes an email's Subject header): runs of whitespace, line breaks
+    included, become one space."""
+    return " ".join((text or "").split())
+
+
 def ticket_create(
     *,
     requester,
@@ -73,7 +79,7 @@ def ticket_create(
     ticket = Ticket(
         requester=requester,
         organization_id=membership.organization_id,
-        subject=(subject or "").strip(),
+        subject=single_line(subject),
         description=(description or "").strip(),
         severity=severity,
         channel=channel,
@@ -214,6 +220,8 @@ def ticket_update_details(
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be edited here."))
+    if "subject" in changes:
+        changes = {**changes, "subject": single_line(changes["subject"])}
     with transaction.atomic():
         ticket = ticket_lock(ticket.pk)
         changed = [name for name, value in changes.items() if getattr(ticket, name) != value]
