@@ -22,6 +22,7 @@ from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
 from tickets.models import Attachment, Candidate, Channel, Macro, Status, Ticket, parse_reference
 
+# The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …).
 SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
 
 TIMESTAMPS = ("created_at", "updated_at", "resolved_at", "closed_at")
@@ -123,8 +124,8 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.display(description="Severity", ordering="severity")
     def severity_badge(self, ticket: Ticket) -> str:
         return format_html(
-            '<span class="severity-badge" style="background:{}" title="{}">{}</span>',
-            SEVERITY_COLOURS[ticket.severity],
+            '<span class="severity-badge severity-{}" title="{}">{}</span>',
+            ticket.severity.lower(),
             ticket.severity_definition,
             ticket.get_severity_display(),
         )

@@ -3,6 +3,19 @@
 (function () {
   "use strict";
   var POLL_MS = 3000;
+
+  // Ctrl+Enter (or Cmd+Enter) in the reply box sends it.
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("#reply textarea");
+    if (!box) return;
+    box.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        box.form.requestSubmit();
+      }
+    });
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     var panel = document.getElementById("conversation");
     if (!panel || !panel.dataset.messagesUrl) return;
