@@ -834,3 +834,18 @@ def test_query_counts_do_not_grow_with_the_data(query_counts, agent):
     many = query_counts(100)
     assert few == many
     assert max(few.values()) <= 8, few
+
+
+def test_a_key_is_not_replayed_to_a_token_limited_to_another_organization(
+    as_user, superuser, requester, outsider
+):
+    body = {"subject": "Invites bounce", "description": "d", "requester": requester.pk}
+    first = as_user(superuser).post("/api/v1/tickets/", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+    assert first.status_code == 201
+    limited = as_user(superuser, organization=outsider.membership.organization)
+
+    again = limited.post("/api/v1/tickets/", body, HTTP_IDEMPOTENCY_KEY="retry-1")
+
+    assert again.status_code == 422
+    assert first.json()["reference"] not in again.content.decode()
+    assert Ticket.objects.count() == 1

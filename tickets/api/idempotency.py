@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework import status
 from rest_framework.response import Response
 
+from tickets.api.authentication import token_organization_id
 from tickets.models.integrations import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -100,7 +101,13 @@ def _fingerprint(request) -> str:
     data = request.data
     if hasattr(data, "lists"):  # QueryDict (form or multipart): keep every value of every key
         data = dict(data.lists())
+    # The scope of the credentials is part of the request: a key first used by an unlimited token is not
+    # replayed to the same user's organization-limited token (the first response may show another
+    # organization's ticket); it answers 422 as any other request reusing the key.
+    scope = token_organization_id(request)
     body = json.dumps(
-        {"method": request.method, "path": request.path, "data": plain(data)}, sort_keys=True, default=str
+        {"method": request.method, "path": request.path, "data": plain(data), "scope": scope},
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(body.encode()).hexdigest()
