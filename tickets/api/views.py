@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.decorators import (
     action,
@@ -36,7 +36,7 @@ from sla.models import TicketClock
 from tickets import services
 from tickets.api import serializers as s
 from tickets.api.authentication import token_organization_id
-from tickets.api.errors import responses
+from tickets.api.errors import FieldErrors, responses
 from tickets.api.filters import TicketFilter
 from tickets.api.idempotency import idempotent
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
@@ -218,7 +218,14 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(
         summary="Change a ticket",
         request=s.TicketUpdateSerializer,
-        responses=responses({200: s.TicketSerializer}, bad_request=True, not_found=True),
+        responses={
+            **responses({200: s.TicketSerializer}, bad_request=True, not_found=True),
+            # A customer's change of another field than `status` is refused naming each such field.
+            status.HTTP_403_FORBIDDEN: OpenApiResponse(
+                FieldErrors,
+                description="Not allowed for this user or token, or these fields not for customers.",
+            ),
+        },
     )
     def partial_update(self, request, reference=None):
         ticket = self.get_object()
