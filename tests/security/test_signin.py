@@ -143,11 +143,15 @@ def rates(monkeypatch):
 def test_password_guessing_on_the_token_endpoint_is_locked_out(requester, rates, address):
     api = APIClient()
     url = "/api/v1/auth/token/"
-    for _ in range(LIMIT):
-        response = api.post(url, {"username": requester.username, "password": "wrong"}, REMOTE_ADDR=address)
-        assert response.status_code == 400
+    answers = [
+        api.post(url, {"username": requester.username, "password": "wrong"}, REMOTE_ADDR=address).status_code
+        for _ in range(LIMIT)
+    ]
+    assert answers == [400] * (LIMIT - 1) + [429]  # the failure that reaches the limit locks at once
     right = api.post(url, {"username": requester.username, "password": PASSWORD}, REMOTE_ADDR=address)
-    assert right.status_code == 400 and "token" not in right.json()
+    assert right.status_code == 429 and "token" not in right.json()
+    assert "Too many failed sign-ins" in right.json()["detail"] and "15 minutes" in right.json()["detail"]
+    assert right["Retry-After"] == "900"
     assert not ApiToken.objects.filter(user=requester).exists()
 
 

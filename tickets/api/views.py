@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
@@ -418,6 +419,16 @@ def obtain_token(request):
     """Exchange a username and password for a new token (`Authorization: Token <token>`)."""
     data = _validated(s.TokenRequestSerializer, request.data)
     user = authenticate(request, username=data["username"], password=data["password"])
+    if getattr(request, "axes_locked_out", False):  # django-axes: too many failures for this name here
+        minutes = round(settings.AXES_COOLOFF_TIME * 60)
+        return Response(
+            {
+                "detail": f"Too many failed sign-ins for this user name from your address. Try again in "
+                f"{minutes} minutes; until then even the right password is refused."
+            },
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(minutes * 60)},
+        )
     if user is None or not user.is_active:
         raise ValidationError({"non_field_errors": ["Unable to sign in with these credentials."]})
     _, key = ApiToken.objects.issue(user=user, name="Password sign-in")
