@@ -29,7 +29,8 @@ What a mail becomes:
   makes the sender a requester of EMAIL_IN_DEFAULT_ORGANIZATION (with no usable password: they set one
   through password reset) and opens the ticket.
 - **Content.** The text part is preferred; an HTML-only body is sanitized with nh3 and turned into
-  text (scripts and styles dropped, line breaks kept). Replies lose their quoted history ("On … wrote:",
+  text (scripts and styles dropped, line breaks kept). Further inline text parts (not other versions
+  of the body) are added below it in order. Replies lose their quoted history ("On … wrote:",
   "-----Original Message-----", Outlook's "From: … Sent: …" block, trailing "> " lines): the history is
   on the ticket already. A new ticket keeps the whole text, since a forwarded mail is often the report.
   Attachments pass the same checks as uploads; a refused file does not lose the mail: its name and the
@@ -100,6 +101,8 @@ _SERIOUS_DEFECTS = {
     email_errors.InvalidBase64CharactersDefect: "a part's base64 encoding is corrupt",
     email_errors.InvalidBase64LengthDefect: "a part's base64 encoding is truncated",
 }
+TOO_DEEP = "Malformed mail: its MIME parts are nested too deeply to be read."
+_UNDECODABLE = "Malformed mail: a part's MIME parameters cannot be decoded ({})."
 
 
 class Quarantine(Exception):
@@ -197,19 +200,16 @@ def _message_id(msg: MimeMessage, raw: bytes) -> str:
 def parse(msg: MimeMessage) -> ParsedMail:
     """The parts of `msg` the channel uses. Raises Quarantine for a mail that cannot be read safely."""
     name, sender = _sender(msg)
+    # Damage first: the stdlib's get_body breaks on a multipart without a boundary or undecodable parameters.
+    _refuse_unreadable(msg)
     body_part = msg.get_body(preferencelist=("plain", "html"))
-    text = ""
-    if body_part is not None:
-        text = _text_of(body_part)
-        if body_part.get_content_type() == "text/html":
-            text = html_to_text(text)
+    texts = list(_text_parts(msg, body_part))
+    if body_part is not None and not any(part is body_part for part in texts):
+        texts.insert(0, body_part)
+    text = "\n\n".join(piece for piece in map(_readable_text, texts) if piece.strip())
     attachments = _attachments(msg, body_part)
-    # Decoding records defects on the parts, so look only now.
-    for part in _parts(msg):
-        for defect in part.defects:
-            explanation = _SERIOUS_DEFECTS.get(type(defect))
-            if explanation:
-                raise Quarantine(f"Malformed mail: {explanation} ({type(defect).__name__}).")
+    # Decoding records defects on the parts (corrupt base64), so look again now.
+    _refuse_unreadable(msg)
     return ParsedMail(
         message_id="",
         sender=sender,
@@ -220,6 +220,29 @@ def parse(msg: MimeMessage) -> ParsedMail:
         thread_ids=_thread_ids(msg),
         automatic=_automatic(msg, sender),
     )
+
+
+def _parsed(raw: bytes) -> MimeMessage:
+    try:
+        return message_from_bytes(raw, policy=policy.default)
+    except (LookupError, ValueError) as exc:  # the parser reads each part's Content-Type as it goes
+        raise Quarantine(_UNDECODABLE.format(exc)) from exc
+
+
+def _refuse_unreadable(msg: MimeMessage) -> None:
+    """Raise Quarantine for MIME damage that loses content (`_SERIOUS_DEFECTS`) or a part unreadable."""
+    try:
+        for part in _parts(msg):
+            # The stdlib decodes RFC 2231 parameters (filename*=utf-8''…) as it reads them, and raises for a
+            # charset its codecs cannot use so (a NUL in the name, idna): such a part cannot be read at all.
+            part.get_content_disposition()
+            part.get_filename()
+            for defect in part.defects:
+                explanation = _SERIOUS_DEFECTS.get(type(defect))
+                if explanation:
+                    raise Quarantine(f"Malformed mail: {explanation} ({type(defect).__name__}).")
+    except (LookupError, ValueError) as exc:
+        raise Quarantine(_UNDECODABLE.format(exc)) from exc
 
 
 def _header(msg: MimeMessage, name: str) -> str:
@@ -254,7 +277,8 @@ def _automatic(msg: MimeMessage, sender: str) -> str:
     """Why the mail is machine-made (never to be answered), or "" for a person's mail."""
     auto_submitted = _header(msg, "Auto-Submitted").strip().lower()
     if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted}"
+        # The value goes into the recorded reason: an encoded-word may have decoded to a NUL.
+        return f"Auto-Submitted: {_clean_line(auto_submitted)}"
     # Not "list": mailing lists and Google Groups (a common way to run support@) set it on people's mail.
     precedence = _header(msg, "Precedence").strip().lower()
     if precedence in ("bulk", "junk", "auto_reply"):
@@ -277,6 +301,31 @@ def _parts(part: MimeMessage) -> Iterator[MimeMessage]:
     if part.is_multipart() and part.get_content_maintype() == "multipart":
         for sub in part.iter_parts():
             yield from _parts(sub)
+
+
+def _text_parts(part: MimeMessage, body_part: MimeMessage | None) -> Iterator[MimeMessage]:
+    """The parts holding what the sender wrote, in order: the body and any other inline text part (Apple
+    Mail puts the text after an inline picture in a part of its own), but of a multipart/alternative only
+    the branch its preferred version is in."""
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        subparts = list(part.iter_parts())
+        if part.get_content_subtype() == "alternative":
+            best = part.get_body(preferencelist=("plain", "html"))
+            chosen = [sub for sub in subparts if any(inner is best for inner in _parts(sub))]
+            subparts = chosen or subparts
+        for sub in subparts:
+            yield from _text_parts(sub, body_part)
+    elif part is body_part or (
+        part.get_content_maintype() == "text"
+        and not part.get_filename()
+        and part.get_content_disposition() != "attachment"
+    ):
+        yield part
+
+
+def _readable_text(part: MimeMessage) -> str:
+    text = _text_of(part)
+    return html_to_text(text) if part.get_content_type() == "text/html" else text
 
 
 def _attachments(msg: MimeMessage, body_part: MimeMessage | None) -> list[ContentFile]:
@@ -306,8 +355,9 @@ def _attachments(msg: MimeMessage, body_part: MimeMessage | None) -> list[Conten
 def _text_of(part: MimeMessage) -> str:
     try:
         return part.get_content()
-    except (LookupError, UnicodeError):
-        # An unknown or lying charset: keep the text readable rather than lose the mail.
+    except (LookupError, ValueError):
+        # An unknown or lying charset (ValueError: a charset name with a NUL in it, or a codec such as
+        # idna that cannot replace what it fails to decode): keep the text readable rather than lose it.
         return (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
 
 
@@ -404,7 +454,7 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
     at = at or timezone.now()
     message_id, sender, subject = synthetic_message_id(raw), "", ""
     try:
-        msg = message_from_bytes(raw, policy=policy.default)
+        msg = _parsed(raw)
         message_id = _message_id(msg, raw)
         sender, subject = (
             _clean_line(parseaddr(_header(msg, "From"))[1]),
@@ -436,6 +486,9 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
         return _quarantine(message_id, sender, subject, raw, f"{type(exc).__name__}: {exc}", at)
     except (Quarantine, ValidationError) as exc:
         return _quarantine(message_id, sender, subject, raw, _describe(exc), at)
+    except RecursionError:
+        # The stdlib parser and walkers recurse once per level of MIME nesting.
+        return _quarantine(message_id, sender, subject, raw, TOO_DEEP, at)
     except Exception as exc:  # one bad mail must not stop the fetch
         logger.exception("Email %s could not be processed; quarantining it", message_id)
         return _quarantine(message_id, sender, subject, raw, _describe(exc), at)
