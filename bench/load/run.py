@@ -67,7 +67,9 @@ def main() -> int:
     args = parse_args()
     if not LOCUST.exists():
         sys.exit(f"locust is not installed: {sys.executable} -m pip install -r requirements-load.txt")
-    # SIGTERM unwinds like Ctrl-C: every `with` below stops what it started.
+    # Ctrl-C and SIGTERM unwind: every `with` below stops what it started. SIGINT gets Python's handler
+    # even when the shell started this in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     label = size_label(args.tickets)
     database = args.database or f"helpdesk_load_{label}"
@@ -200,6 +202,13 @@ def run_stack(args, database: str, queue: str, run_dir: Path, customers: list[tu
         cpu_before = meter.snapshot()
         children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         watched = run_locust(args, server.port, env, run_dir, worker)
+        for name, process in (
+            ("gunicorn", server.process),
+            ("Celery worker", worker.process),
+            ("beat", beat.process),
+        ):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode} during the load; see {run_dir}")
         children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = _stack.CpuMeter.spent(cpu_before, meter.snapshot())
         cpu["locust"] = (children_after.ru_utime + children_after.ru_stime) - (
@@ -289,12 +298,13 @@ def run_locust(args, port: int, env: dict, run_dir: Path, worker) -> dict:
 
 
 def wait_drained(worker, timeout: float) -> tuple[bool, float]:
-    """Until the queues are empty and the worker has nothing in hand (seen twice in a row), or `timeout`.
-    Returns (drained, seconds)."""
+    """Until the queues are empty and the worker has nothing in hand (seen twice in a row), or `timeout`,
+    or the worker is gone (its inspect would then wait for a reply that never comes). Returns (drained,
+    seconds)."""
     started = time.monotonic()
     idle_in_a_row = 0
     while idle_in_a_row < 2:
-        if time.monotonic() - started > timeout:
+        if time.monotonic() - started > timeout or worker.process.poll() is not None:
             return False, time.monotonic() - started
         idle_in_a_row = 0 if worker.busy() else idle_in_a_row + 1
         if idle_in_a_row < 2:
@@ -440,4 +450,7 @@ def report(args, r: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted: what the run started is stopped")
