@@ -1,14 +1,64 @@
-"""The Celery application: configured from Django settings (the CELERY_* names), tasks autodiscovered."""
+"""The Celery application: configured from Django settings (the CELERY_* names), tasks autodiscovered.
+
+Publishing fails fast while the broker is down: after a publish failed for want of the broker, the
+next ones in this process raise `BrokerUnavailable` at once for `PUBLISH_RETRY_AFTER` seconds instead
+of each waiting out the connection retries (callers log it; the SLA sweep re-enqueues lost pages). The
+first publish that goes through again sends `broker_back`. Workers that consume the escalations queue
+recover escalations whenever they (re)connect to the broker (sla.tasks.RecoverEscalations).
+"""
 
 import os
 
 from celery import Celery
+from celery import Task as BaseTask
+from django.dispatch import Signal
+from kombu.exceptions import OperationalError
+
+from helpdesk.outages import Outage, describe, outage
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
-app = Celery("helpdesk")
+#: Seconds publishing skips the broker after it failed (the first publish after that tries again).
+PUBLISH_RETRY_AFTER = 2.0
+
+#: Sent (sender: the Celery app) when a publish goes through after publishing had failed in this process:
+#: what could not be published meanwhile can be now.
+broker_back = Signal()
+
+
+class BrokerUnavailable(OperationalError):
+    """Not published: the broker failed moments ago in this process."""
+
+
+def broker_outage(app: Celery) -> Outage:
+    """This process's outage record of the app's current broker."""
+    return outage(f"Celery broker at {describe(app.conf.broker_url)}", retry_after=PUBLISH_RETRY_AFTER)
+
+
+class Task(BaseTask):
+    """Tasks of this app: publishing gives up at once while the broker is known to be down."""
+
+    def apply_async(self, *args, **kwargs):
+        if self.app.conf.task_always_eager:
+            return super().apply_async(*args, **kwargs)
+        broker = broker_outage(self.app)
+        if broker.down():
+            raise BrokerUnavailable(f"{broker.name} failed moments ago; {self.name} not published")
+        try:
+            result = super().apply_async(*args, **kwargs)
+        except OperationalError as error:
+            broker.failed(error)
+            raise
+        if broker.succeeded():
+            broker_back.send(sender=self.app)
+        return result
+
+
+app = Celery("helpdesk", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A consumer bootstep (a dotted path: Django is not set up yet when this module is imported).
+app.steps["consumer"].add("sla.tasks:RecoverEscalations")
 
 
 @app.on_after_configure.connect

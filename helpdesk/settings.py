@@ -137,8 +137,11 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Answers as a miss while Redis is unreachable (helpdesk/cache.py): a request never fails on it.
+            "BACKEND": "helpdesk.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
+            # A cache answers within a millisecond: give up soon on a Redis that does not.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -150,7 +153,11 @@ CACHES["default"]["KEY_FUNCTION"] = "helpdesk.cache.make_key"
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        # Without it a publish waits forever on a Redis that stopped answering without closing the socket.
+        "socket_timeout": 1,
+    }
 else:
     # Embedded broker: messages are files under var/, so escalation works with no server installed.
     CELERY_BROKER_URL = "filesystem://"
@@ -168,7 +175,10 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="helpdesk")
 # Escalations (S1 pages first) have a queue of their own, with a worker of their own (the "pager"), so a
 # page never waits behind courtesy emails or webhook deliveries.
 CELERY_ESCALATION_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.escalations"
-CELERY_TASK_ROUTES = {"sla.tasks.deliver_escalation": {"queue": CELERY_ESCALATION_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "sla.tasks.deliver_escalation": {"queue": CELERY_ESCALATION_QUEUE},
+    "sla.tasks.recover_escalations": {"queue": CELERY_ESCALATION_QUEUE},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

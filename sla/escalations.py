@@ -1,9 +1,25 @@
 """Firing escalations and delivering them to their recipients.
 
 `escalate` records an escalation at most once per ticket, metric, level and cycle (a unique constraint)
-and hands its delivery to Celery after commit. `deliver` sends it to every recipient once: each
-recipient's delivery row is locked while it is sent and marked sent in the same transaction, so two
-workers running the same task, or a task run twice, send one message.
+and hands its delivery to Celery after commit. `deliver` sends it to every recipient that does not have
+it yet: each recipient's delivery row is locked while it is sent and marked sent in the same
+transaction, so two workers running the same task, or a task run twice, send one message; a delivery
+waiting out its retry backoff is left to the retry that is scheduled for it.
+
+What a recipient can rely on:
+
+- **At least once.** A task whose worker dies (SIGKILL, out of memory, a lost host) is neither
+  acknowledged nor finished, and its row lock dies with its database connection. sla/recovery.py
+  hands such escalations to Celery again whenever the broker is back: a worker of the escalations queue
+  (re)connects, so a restarted pager sends within seconds what its predecessor held and a Redis that
+  restarts empty loses nothing; or a process whose publishing failed publishes again. The sweep does it
+  every minute for escalations handed over long ago. None of them touches an escalation whose delivery
+  row is locked (a live worker is sending it right now) or whose retry is scheduled. When only a
+  prefork child dies, Celery requeues the task itself (reject_on_worker_lost).
+- **With one delivery id.** Every attempt of a delivery carries the same `X-Helpdesk-Delivery` header
+  (`escalation-<escalation id>-<delivery id>`). A receiver gets a page twice only when the worker died
+  after the POST left and before the answer was recorded; it can drop the repeat by that id. A worker
+  that dies before the POST leaves, or after the answer is recorded, causes no second POST.
 """
 
 from __future__ import annotations
@@ -14,8 +30,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Q, When
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from helpdesk import webhooks
 from sla.models import (
@@ -31,6 +47,12 @@ from sla.models import (
 logger = logging.getLogger(__name__)
 
 EVENTS = {Level.PAGE: "sla.escalated", Level.AT_RISK: "sla.escalated", Level.BREACH: "sla.breached"}
+
+#: Failed deliveries are retried after 2, 4, 8 … seconds, at most 10 minutes apart.
+_BACKOFF_BASE = 2
+_BACKOFF_MAX = 600
+#: A retry's timer may fire this early (clocks of different worker hosts).
+_CLOCK_SLACK = timedelta(seconds=1)
 
 
 def escalate(*, ticket, metric: str, level: str, at: datetime, cycle: int = 0) -> Escalation | None:
@@ -57,6 +79,9 @@ def enqueue_after_commit(escalation_id: int) -> None:
     def send() -> None:
         try:
             deliver_escalation.delay(escalation_id)
+        except OperationalError as error:  # the broker is down: said once by helpdesk.outages
+            logger.warning("Escalation %s not enqueued (%s); the sweep will retry", escalation_id, error)
+            return
         except Exception:
             logger.exception("Could not enqueue escalation %s; the sweep will retry", escalation_id)
             return
@@ -76,9 +101,21 @@ class DeliveryIncomplete(Exception):
         self.attempts = attempts
 
 
-def deliver(escalation_id: int) -> None:
+def retry_delay(attempts: int) -> timedelta:
+    """How long a delivery that failed `attempts` times waits before its next attempt."""
+    return timedelta(seconds=min(_BACKOFF_BASE**attempts, _BACKOFF_MAX))
+
+
+def waiting_to_retry(status: str, attempts: int, updated_at: datetime, now: datetime) -> bool:
+    """Whether a delivery failed and its backoff has not passed: a retry is scheduled for it."""
+    return status == DeliveryStatus.RETRYING and updated_at + retry_delay(attempts) > now + _CLOCK_SLACK
+
+
+def deliver(escalation_id: int, *, wait_for_backoff: bool = False) -> None:
     """Send the escalation to each recipient that does not have it yet. Raises DeliveryIncomplete when a
-    recipient failed and has attempts left (the task retries with backoff)."""
+    recipient failed and has attempts left (the task retries with backoff). With `wait_for_backoff` (a
+    task's first run, which may be a duplicate), a recipient that failed before is left to the retry
+    scheduled for it until its backoff has passed."""
     escalation = (
         Escalation.objects.select_related("ticket__organization", "ticket__assignee")
         .filter(pk=escalation_id)
@@ -92,7 +129,7 @@ def deliver(escalation_id: int) -> None:
     for delivery_id in escalation.deliveries.exclude(
         status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED]
     ).values_list("pk", flat=True):
-        attempts = _deliver_one(escalation, delivery_id)
+        attempts = _deliver_one(escalation, delivery_id, wait_for_backoff=wait_for_backoff)
         if attempts is not None:
             retry_attempts = max(retry_attempts, attempts)
     if retry_attempts:
@@ -104,7 +141,7 @@ def deliver(escalation_id: int) -> None:
     ).update(completed_at=timezone.now())
 
 
-def _deliver_one(escalation: Escalation, delivery_id: int) -> int | None:
+def _deliver_one(escalation: Escalation, delivery_id: int, *, wait_for_backoff: bool) -> int | None:
     """Deliver under a row lock. Returns the attempt count if it failed and should be retried."""
     with transaction.atomic():
         delivery = (
@@ -115,6 +152,10 @@ def _deliver_one(escalation: Escalation, delivery_id: int) -> int | None:
         )
         if delivery is None:  # sent meanwhile, or another worker holds it right now
             return None
+        if wait_for_backoff and waiting_to_retry(
+            delivery.status, delivery.attempts, delivery.updated_at, timezone.now()
+        ):
+            return None  # the retry scheduled for it sends it after the backoff
         contact = _contact(delivery)
         delivery.attempts += 1
         try:
@@ -244,16 +285,3 @@ def _email_body(escalation: Escalation, payload: dict) -> str:
         lines.append(f"Due: {payload['due_at']:%Y-%m-%d %H:%M:%S} UTC")
     lines.append(f"Open it: {ticket['url']}")
     return "\n".join(lines) + "\n"
-
-
-def pending_escalations(now: datetime, *, limit: int) -> list[int]:
-    """Escalations to hand to Celery: those the sweep at `now` just inserted, and those whose task may have
-    been lost: never enqueued (broker down at commit) and older than a few seconds, or enqueued long ago
-    without completing."""
-    return list(
-        Escalation.objects.filter(completed_at__isnull=True)
-        .filter(Q(created_at=now) | Q(created_at__lte=now - timedelta(seconds=5)))
-        .exclude(enqueued_at__gt=now - timedelta(minutes=10))
-        .order_by(Case(When(level=Level.PAGE, then=0), default=1), "created_at")
-        .values_list("pk", flat=True)[:limit]
-    )

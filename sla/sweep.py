@@ -4,7 +4,9 @@ tickets are open.
 1. Running clocks past their due time are marked breached, and a breach escalation is inserted for each.
 2. Running clocks past their warn-at share get an at-risk escalation (once).
 3. Open S1 tickets without a page get one (tickets raised to S1 outside the services, imports).
-4. Escalations whose delivery task was lost (the broker was down) are enqueued again.
+4. Escalations whose delivery task may have been lost are enqueued again: never enqueued (the broker
+   was down at commit), or handed over long ago and still incomplete with nobody sending them (the
+   worker died holding the task); see sla/recovery.py.
 Statements 1–3 are single UPDATE / INSERT … SELECT statements; the unique constraint on escalations
 makes a concurrent or repeated sweep harmless (ON CONFLICT DO NOTHING).
 """
@@ -18,8 +20,8 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sla.escalations import pending_escalations
-from sla.models import ClockState, Escalation, Level, Metric, TicketClock
+from sla.models import ClockState, Level, Metric, TicketClock
+from sla.recovery import enqueue, pending_escalations
 from tickets.models import OPEN_STATUSES
 
 logger = logging.getLogger(__name__)
@@ -79,27 +81,8 @@ def sweep(now: datetime | None = None) -> SweepResult:
                 [Metric.FIRST_RESPONSE, Level.PAGE, db_now, *OPEN_STATUSES],
             )
             pages = cursor.rowcount
-    reenqueued = _reenqueue(now)
+    reenqueued = enqueue(pending_escalations(now, limit=REENQUEUE_LIMIT), at=now)
     result = SweepResult(breached=breached, at_risk=warned, pages=max(pages, 0), reenqueued=reenqueued)
     if breached or warned or reenqueued:
         logger.info("SLA sweep at %s: %s", now.isoformat(), result)
     return result
-
-
-def _reenqueue(now: datetime) -> int:
-    from sla.tasks import deliver_escalation
-
-    ids = pending_escalations(now, limit=REENQUEUE_LIMIT)
-    sent = []
-    for escalation_id in ids:
-        try:
-            deliver_escalation.delay(escalation_id)
-        except Exception:
-            logger.exception(
-                "Broker unavailable; %d escalations wait for the next sweep", len(ids) - len(sent)
-            )
-            break
-        sent.append(escalation_id)
-    if sent:
-        Escalation.objects.filter(pk__in=sent).update(enqueued_at=now)
-    return len(sent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from kombu.exceptions import OperationalError
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +20,8 @@ def after_commit(task, *args) -> None:
     def send() -> None:
         try:
             task.delay(*args)
+        except OperationalError as error:  # the broker is down: helpdesk.outages logs the outage once
+            logger.warning("Could not enqueue %s%r: %s", task.name, args, error)
         except Exception:
             logger.exception("Could not enqueue %s%r; the broker may be down", task.name, args)
 
