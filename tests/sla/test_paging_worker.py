@@ -164,9 +164,11 @@ def test_duplicate_tasks_and_concurrent_sweeps_send_one_page(
         ticket = create_s1(requester)
     page = page_of(ticket)
 
-    deliver_escalation.delay(page.pk)
-    deliver_escalation.delay(page.pk)
+    # Two sweeps at once find the page never handed over and idle: at least one hands it over (the
+    # other may too, or may find its delivery already locked by the worker). Then two duplicate tasks.
     results = concurrently(2, sweep, now=timezone.now() + timedelta(seconds=6))
+    deliver_escalation.delay(page.pk)
+    deliver_escalation.delay(page.pk)
 
     assert sum(result.reenqueued for result in results) >= 1
     (request,) = webhook_receiver.wait_for(1, timeout=PAGE_DEADLINE)
