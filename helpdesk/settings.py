@@ -286,6 +286,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Email in: where `fetch_email` (and the beat task, when this is set) reads customer mail from, e.g.
 # `imaps://user:password@imap.example.com/INBOX` or `maildir:///var/mail/support`. Empty: no email intake.
 EMAIL_IN_URL = env.str("EMAIL_IN_URL", default="")
+# A mail larger than this is quarantined (kept whole) without being parsed past its headers.
+EMAIL_IN_MAX_BYTES = env.int("EMAIL_IN_MAX_BYTES", default=40 * 1024 * 1024)
 # Mail from an address no customer or agent has: `reject` (answer with a pointer to the portal) or `open`
 # (make the sender a requester of EMAIL_IN_DEFAULT_ORGANIZATION and open the ticket).
 EMAIL_IN_UNKNOWN_SENDERS = env.str("EMAIL_IN_UNKNOWN_SENDERS", default="reject").strip().lower()

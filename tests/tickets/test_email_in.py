@@ -393,6 +393,23 @@ def test_the_same_mail_twice_opens_one_ticket(jane):
     assert InboundEmail.objects.count() == 1
 
 
+def test_a_mail_over_the_size_limit_is_quarantined_from_its_headers_alone(jane, settings, monkeypatch):
+    raw = mail("attachments.eml")
+    settings.EMAIL_IN_MAX_BYTES = len(raw) - 1
+    parsed = []
+    monkeypatch.setattr(email_in, "message_from_bytes", lambda *a, **k: parsed.append(a) or None)
+
+    first, again = process(raw), process(raw)
+
+    assert parsed == []  # the body was never parsed
+    assert (first.status, again.status) == (QUARANTINED, QUARANTINED)  # as any quarantined mail read again
+    quarantined = row(first.message_id)  # one row
+    assert first.message_id == message_from_bytes(raw, policy=policy.default)["Message-ID"]
+    assert quarantined.from_address == jane.email.lower() and quarantined.subject
+    assert quarantined.reason.startswith("Too large to read") and "EMAIL_IN_MAX_BYTES" in quarantined.reason
+    assert not Ticket.objects.exists()
+
+
 def test_a_mail_without_message_id_is_recognized_by_its_bytes(jane):
     first = process(mail("no_message_id.eml"))
     second = process(mail("no_message_id.eml"))

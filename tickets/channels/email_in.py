@@ -54,6 +54,7 @@ from datetime import datetime, timedelta
 from email import errors as email_errors
 from email import message_from_bytes, policy
 from email.message import EmailMessage as MimeMessage
+from email.parser import BytesHeaderParser
 from email.utils import make_msgid, parseaddr
 
 import nh3
@@ -63,6 +64,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -102,11 +104,20 @@ _SERIOUS_DEFECTS = {
     email_errors.InvalidBase64LengthDefect: "a part's base64 encoding is truncated",
 }
 TOO_DEEP = "Malformed mail: its MIME parts are nested too deeply to be read."
+TOO_LARGE = "Too large to read: {size}, over the EMAIL_IN_MAX_BYTES limit; only its headers were read."
 _UNDECODABLE = "Malformed mail: a part's MIME parameters cannot be decoded ({})."
 
 
 class Quarantine(Exception):
     """A mail a human must look at; the message is the reason recorded."""
+
+
+class _TooLarge(Quarantine):
+    """A mail over EMAIL_IN_MAX_BYTES, with its headers (all that was read of it)."""
+
+    def __init__(self, headers: MimeMessage, reason: str):
+        super().__init__(reason)
+        self.headers = headers
 
 
 # --- Results ----------------------------------------------------------------------------------------
@@ -223,6 +234,11 @@ def parse(msg: MimeMessage) -> ParsedMail:
 
 
 def _parsed(raw: bytes) -> MimeMessage:
+    """The mail, parsed; a mail over EMAIL_IN_MAX_BYTES is not parsed past its headers (parsing costs grow
+    faster than the size with deep nesting: one huge mail must not hold the fetch)."""
+    if len(raw) > settings.EMAIL_IN_MAX_BYTES:
+        headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+        raise _TooLarge(headers, TOO_LARGE.format(size=filesizeformat(len(raw))))
     try:
         return message_from_bytes(raw, policy=policy.default)
     except (LookupError, ValueError) as exc:  # the parser reads each part's Content-Type as it goes
@@ -484,6 +500,8 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
         if _seen(message_id):
             return Result(DUPLICATE, message_id, "Handled meanwhile by another fetch.")
         return _quarantine(message_id, sender, subject, raw, f"{type(exc).__name__}: {exc}", at)
+    except _TooLarge as exc:
+        return _too_large(exc, raw, at)
     except (Quarantine, ValidationError) as exc:
         return _quarantine(message_id, sender, subject, raw, _describe(exc), at)
     except RecursionError:
@@ -496,6 +514,20 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
         _send_answer(decision.answer, message_id)
     logger.info("Email %s from %s: %s. %s", message_id, sender, decision.status, decision.reason)
     return Result(decision.status, message_id, decision.reason, decision.ticket)
+
+
+def _too_large(exc: _TooLarge, raw: bytes, at: datetime) -> Result:
+    """Quarantine a mail over EMAIL_IN_MAX_BYTES under what its headers say (once per Message-ID)."""
+    message_id, sender, subject = synthetic_message_id(raw), "", ""
+    try:
+        message_id = _message_id(exc.headers, raw)
+        subject = _clean_line(_header(exc.headers, "Subject"))
+        sender = _sender(exc.headers)[1]
+    except Exception:  # noqa: BLE001 - unreadable headers: quarantined under the synthetic id
+        logger.warning("Oversize email %s: unreadable headers", message_id)
+    if _seen(message_id):
+        return Result(DUPLICATE, message_id, "Already handled.")
+    return _quarantine(message_id, sender, subject, raw, str(exc), at)
 
 
 def _seen(message_id: str) -> bool:
