@@ -27,6 +27,15 @@ class LinesField(forms.CharField):
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
+    def get_context(self, name, value, attrs):
+        # The limits as they are configured now, for the browser to check before sending (portal.js).
+        attrs = {
+            **(attrs or {}),
+            "data-max-bytes": settings.ATTACHMENT_MAX_BYTES,
+            "data-max-files": settings.ATTACHMENTS_PER_REQUEST,
+        }
+        return super().get_context(name, value, attrs)
+
 
 class MultipleFileField(forms.FileField):
     """Several files in one input, at most ATTACHMENTS_PER_REQUEST; the checks of each file (size, type)

@@ -286,3 +286,30 @@ def test_chat_starts_afresh_when_the_last_one_was_resolved(
     expect(page.locator("#chat-log .chat-line")).to_have_count(1)
     expect(page.locator("#chat-log .chat-line.mine")).to_contain_text("One more question")
     shoot(page, "chat_started_afresh")
+
+
+def test_a_file_over_the_limit_is_refused_before_anything_is_sent(
+    live_server, transactional_db, new_page, customer, settings
+):
+    settings.ATTACHMENT_MAX_BYTES = 1024 * 1024
+    page = new_page()
+    sign_in_portal(page, live_server, customer)
+    page.goto(f"{live_server.url}/portal/tickets/new/")
+    posts = []
+    page.on("request", lambda request: request.method == "POST" and posts.append(request.url))
+    page.locator("input[name=severity][value=S3]").check()
+    page.locator("#id_subject").fill("Screenshots of the broken calendar")
+    page.locator("#id_description").fill("The week view is empty.")
+    attachments = page.locator("input[type=file][name=attachments]")
+    attachments.set_input_files(
+        [{"name": "calendar.png", "mimeType": "image/png", "buffer": b"\x89PNG" + b"0" * (1024 * 1024)}]
+    )
+    page.get_by_role("button", name="Send to support").click()
+
+    message = attachments.evaluate("field => field.validationMessage")
+    assert "“calendar.png” is larger than the 1 MB limit" in message
+    expect(page).to_have_url(f"{live_server.url}/portal/tickets/new/")
+    assert posts == [] and not Ticket.objects.exists()
+
+    attachments.set_input_files([{"name": "calendar.png", "mimeType": "image/png", "buffer": b"\x89PNG"}])
+    assert attachments.evaluate("field => field.validationMessage") == ""  # a smaller file clears it

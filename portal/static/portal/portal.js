@@ -22,6 +22,36 @@
     });
   }
 
+  // --- attachments: refuse files over the limits before sending (the server would answer 413, which a
+  // browser may show as a broken connection rather than a page) ------------------------------------------
+  document.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (field) {
+    field.addEventListener("change", function () {
+      var maxBytes = parseInt(field.dataset.maxBytes, 10);
+      var maxFiles = parseInt(field.dataset.maxFiles, 10);
+      var megabytes = Math.round(maxBytes / 1048576 * 10) / 10;
+      var problem = "";
+      if (field.files.length > maxFiles) {
+        problem = "Attach at most " + maxFiles + " files at a time.";
+      }
+      Array.prototype.forEach.call(field.files, function (file) {
+        if (!problem && file.size > maxBytes) {
+          problem = "“" + file.name + "” is larger than the " + megabytes + " MB limit for attachments.";
+        }
+      });
+      field.setCustomValidity(problem);
+      if (problem) field.reportValidity();
+    });
+    // The portal's forms are `novalidate` (the server's errors show in place): hold the submit here.
+    if (field.form) {
+      field.form.addEventListener("submit", function (event) {
+        if (!field.checkValidity()) {
+          event.preventDefault();
+          field.reportValidity();
+        }
+      });
+    }
+  });
+
   // --- chat: poll a JSON endpoint; an agent's reply shows within the poll interval ---------------------
   var panel = document.getElementById("chat-panel");
   if (!panel) return;
