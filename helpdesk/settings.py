@@ -239,7 +239,9 @@ USE_TZ = True
 # --- Static files and attachments -------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` writes (the Docker image, the benchmarks). Only production reads it: elsewhere
+# whitenoise would serve a stale copy left there by a benchmark ahead of the file being edited.
+STATIC_ROOT = BASE_DIR / "staticfiles" if PRODUCTION else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
