@@ -47,6 +47,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench._stack import collect_static, create_database, machine, stats, table  # noqa: E402
+from bench.s1_page_latency import on_call_contact  # noqa: E402
 
 DATABASE = "helpdesk_bench_faults"
 #: The bench customers' password, new each run.
@@ -94,27 +95,6 @@ def setup(redis_url: str, queue: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
     with connection.cursor() as cursor:  # clocks, escalations, deliveries, events… go with them
         cursor.execute("TRUNCATE tickets_ticket CASCADE")
-
-
-def on_call(url: str):
-    """The bench's only active on-call contact: a webhook at `url`."""
-    from sla.models import ContactKind, EscalationContact
-
-    EscalationContact.objects.update(active=False)
-    contact, _ = EscalationContact.objects.update_or_create(
-        name="Bench faults pager",
-        defaults={
-            "kind": ContactKind.WEBHOOK,
-            "url": url,
-            "on_page": True,
-            "on_at_risk": False,
-            "on_breach": False,
-            "timeout_seconds": 5,
-            "max_attempts": 6,
-            "active": True,
-        },
-    )
-    return contact
 
 
 def customer(name: str):
@@ -240,7 +220,7 @@ def redis_outage(args, redis, receiver, stack_args) -> bool:
     from tickets.models import Ticket, parse_reference
     from tickets.models.integrations import ApiToken
 
-    on_call(receiver.url)
+    on_call_contact(receiver.url, secrets.token_hex(16))
     api_threads = max(args.threads // 2, 1)
     portal_threads = max(args.threads - api_threads, 1)
     jobs = [
@@ -373,7 +353,7 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
     rows, ok = [], True
     for round_number in range(1, args.rounds + 1):
         receiver = receiver_class(hold_first=True).start()
-        on_call(receiver.url)
+        on_call_contact(receiver.url, secrets.token_hex(16))
         worker, *_ = workers(
             {**stack_args, "log_path": stack_args["log_path"].with_name(f"celery-worker-{round_number}.log")},
             pool=args.pool,
