@@ -207,10 +207,18 @@ def _ensure_deliveries(escalation: Escalation) -> None:
 
 def recipients(escalation: Escalation) -> list[tuple[str, str, str]]:
     """(key, kind, address) of everyone who gets it: the contacts configured for the level; for an at-risk
-    warning on an assigned ticket, the assignee instead of the team."""
+    warning on an assigned ticket, the assignee instead of the team — while they are still an active agent
+    (a deactivated or demoted account neither can act on it nor may read about the ticket)."""
     ticket = escalation.ticket
-    if escalation.level == Level.AT_RISK and ticket.assignee is not None and ticket.assignee.email:
-        return [(f"user:{ticket.assignee_id}", ContactKind.EMAIL, ticket.assignee.email)]
+    assignee = ticket.assignee
+    if (
+        escalation.level == Level.AT_RISK
+        and assignee is not None
+        and assignee.email
+        and assignee.is_active
+        and assignee.is_staff
+    ):
+        return [(f"user:{ticket.assignee_id}", ContactKind.EMAIL, assignee.email)]
     field = EscalationContact.level_field(escalation.level)
     contacts = EscalationContact.objects.filter(active=True, **{field: True})
     return [

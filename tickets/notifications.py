@@ -11,6 +11,7 @@ channel, which threads it by either (`tickets.channels.email_in`). Internal note
 
 from __future__ import annotations
 
+import logging
 from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
@@ -20,6 +21,9 @@ from django.template.loader import render_to_string
 from sla.models import Metric
 from sla.promises import first_response_promise
 from tickets.models import Message, Severity, Status, Ticket
+from tickets.permissions import can_view_ticket
+
+logger = logging.getLogger(__name__)
 
 FALLBACK_DOMAIN = "helpdesk.localhost"
 
@@ -66,8 +70,14 @@ def _send(
     message_id: str,
     automatic: bool,
 ) -> None:
-    recipient = ticket.requester.email
+    requester = ticket.requester
+    recipient = requester.email
     if not recipient:
+        return
+    # Checked when the mail is sent, not when it was queued: a requester deactivated or moved to another
+    # organization since then no longer sees the ticket in the portal, so no mail about it either.
+    if not can_view_ticket(requester, ticket):
+        logger.info("Not mailing %s about %s: they may no longer see it", requester.pk, ticket.reference)
         return
     body = render_to_string(template, {"ticket": ticket, "url": portal_url(ticket), **context})
     headers = {"Message-ID": message_id}

@@ -17,7 +17,7 @@ _RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "retry_backoff_max
 
 @shared_task(**_RETRY)
 def notify_ticket_received(ticket_id: int) -> None:
-    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+    ticket = Ticket.objects.select_related("requester__membership").filter(pk=ticket_id).first()
     if ticket is not None:
         notifications.send_ticket_received(ticket)
 
@@ -25,7 +25,9 @@ def notify_ticket_received(ticket_id: int) -> None:
 @shared_task(**_RETRY)
 def notify_agent_reply(message_id: int) -> None:
     message = (
-        Message.objects.select_related("ticket__requester").filter(pk=message_id, internal=False).first()
+        Message.objects.select_related("ticket__requester__membership")
+        .filter(pk=message_id, internal=False)
+        .first()
     )
     if message is not None:
         notifications.send_agent_reply(message)
@@ -33,7 +35,7 @@ def notify_agent_reply(message_id: int) -> None:
 
 @shared_task(**_RETRY)
 def notify_status_changed(ticket_id: int, previous: str, current: str) -> None:
-    ticket = Ticket.objects.select_related("requester").filter(pk=ticket_id).first()
+    ticket = Ticket.objects.select_related("requester__membership").filter(pk=ticket_id).first()
     if ticket is not None:
         notifications.send_status_changed(ticket, previous, current)
 

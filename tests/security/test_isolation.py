@@ -744,6 +744,27 @@ def test_internal_notes_never_reach_a_mailbox(
             assert marker not in email.subject and marker not in email.body
 
 
+@pytest.mark.parametrize("loses_access", ["moved", "deactivated"])
+def test_a_requester_who_lost_access_gets_no_more_mail_about_the_ticket(
+    w, loses_access, eager_celery, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Recipients are checked when the mail is sent, with the portal's rule: a requester moved to another
+    organization or deactivated no longer sees the ticket, so no reply or status mail tells them of it."""
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_reply(ticket=w.ticket, author=w.agent, body="Before the move.")
+    assert [email.to for email in mailoutbox] == [[REQUESTER_EMAIL]]  # control: mail does go out
+    mailoutbox.clear()
+    if loses_access == "moved":
+        customer_update(user=w.requester_a, organization=w.org_b)
+    else:
+        w.requester_a.is_active = False
+        w.requester_a.save(update_fields=["is_active"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.ticket_reply(ticket=w.ticket, author=w.agent, body=NOTE)
+        services.ticket_change_status(ticket=w.ticket, actor=w.agent, status=Status.PENDING)
+    assert mailoutbox == []
+
+
 def test_webhooks_hear_only_their_organization_and_never_a_note(
     w, settings, eager_celery, monkeypatch, django_capture_on_commit_callbacks
 ):

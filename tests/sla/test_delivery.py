@@ -290,6 +290,25 @@ def test_at_risk_on_an_unassigned_ticket_goes_to_the_team(requester, receiver, m
     assert receiver.requests == []
 
 
+def test_at_risk_on_a_ticket_whose_assignee_left_goes_to_the_team(requester, agent, mailoutbox):
+    """An assignee deactivated after taking the ticket can neither act on the warning nor may read about
+    the ticket any more: the team is warned instead."""
+    email_contact("team@example.com", on_page=False, on_at_risk=True)
+    ticket = ticket_create(
+        requester=requester,
+        subject="Reports are slow",
+        description="Minutes per page.",
+        severity="S2",
+        at=datetime(2026, 6, 8, 9, tzinfo=LA),
+    )
+    ticket_assign(ticket=ticket, actor=agent, assignee=agent, at=datetime(2026, 6, 8, 9, 5, tzinfo=LA))
+    agent.is_active = False
+    agent.save(update_fields=["is_active"])
+    sweep(datetime(2026, 6, 8, 12, 1, tzinfo=LA))
+    deliver(Escalation.objects.get(ticket=ticket, level=Level.AT_RISK).pk)
+    assert [mail.to for mail in mailoutbox] == [["team@example.com"]]
+
+
 def test_a_breach_goes_to_the_contacts_for_breaches(requester, receiver, mailoutbox):
     email_contact("pager-only@example.com", on_breach=False)
     webhook_contact(f"{receiver.url}/hooks/leads", on_page=False)
