@@ -121,7 +121,7 @@ def test_a_database_outage_answers_503_and_the_site_recovers_without_a_restart(
     # The connection dies in the middle of the create's transaction, as the ticket row goes out.
     tripped = proxy.cut_on(b'INSERT INTO "tickets_ticket"')
     assert_unavailable_json(server.request("POST", TICKETS, body=payload, headers=create), server)
-    assert tripped.is_set()
+    assert tripped.wait(timeout=5), "the create was not cut at its INSERT"
 
     # While the database is away, every kind of request answers 503 at once.
     started = time.monotonic()

@@ -205,8 +205,10 @@ class TcpProxy:
                 marker = self._marker if watch else None
                 if marker is not None:
                     if marker in tail + data:
-                        self.cut()
+                        # Set before the cut: the cut lets the server answer at once, and a test that
+                        # checks the event as soon as the answer arrives must find it set.
                         self.tripped.set()
+                        self.cut()
                         return
                     tail = (tail + data)[-len(marker) :]
                 target.sendall(data)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
@@ -126,8 +128,9 @@ print(json.dumps(report))
 
 
 @pytest.fixture
-def production_report(transactional_db, settings):
-    """What the production process saw; the customer is committed so that it can sign in."""
+def production_report(transactional_db, settings, tmp_path):
+    """What the production process saw; the customer is committed so that it can sign in. On SQLite the
+    test database lives in this process's memory: the production process gets a copy of it in a file."""
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # production's hashers must read it
     customer = CustomerFactory()
     database = connection.settings_dict
@@ -136,7 +139,11 @@ def production_report(transactional_db, settings):
         server = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
         url = f"postgres://{login}@{server}/{database['NAME']}"
     else:
-        url = f"sqlite:///{database['NAME']}"
+        copy = tmp_path / "production.sqlite3"
+        connection.ensure_connection()
+        with closing(sqlite3.connect(copy)) as target:
+            connection.connection.backup(target)
+        url = f"sqlite:///{copy}"
     result = run(["-c", CLIENT_SCRIPT, customer.username, PASSWORD, HOST], production_env(DATABASE_URL=url))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])

@@ -386,10 +386,14 @@ def _wait_until_answering(url, deadline: float) -> None:
         ("/api/v1/tickets/HD-1/attachments/", b'"max_request_bytes"'),
     ],
 )
-def test_a_real_server_answers_413_before_the_body_is_sent(request, server, path, expect):
+def test_a_real_server_answers_413_before_the_body_is_sent(request, transactional_db, server, path, expect):
     """200 MB declared, 64 KB sent: the 413 arrives at once, while the server would still wait for the rest
     if anything tried to read it (the socket's deadline would then fail the test). Through the test's live
-    server and through gunicorn with production settings (behind its TLS proxy, as X-Forwarded-Proto says)."""
+    server and through gunicorn with production settings (behind its TLS proxy, as X-Forwarded-Proto says).
+
+    Database access is allowed (`transactional_db`): on SQLite the live server shares this process's
+    in-memory connection, and Django's request_started handler checks it (close_old_connections) before
+    any middleware runs; without access that check raised inside the server, a 500 instead of the 413."""
     fixture = request.getfixturevalue(server)
     url = urlsplit(fixture if isinstance(fixture, str) else fixture.url)
     declared_bytes = 200 * 1024 * 1024
