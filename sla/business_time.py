@@ -10,17 +10,24 @@ weekly total, plus a prefix of the week, minus the holidays before that day (a b
 one transition to the next, so a window that contains a transition (a shift across 02:00, a 24x7 calendar)
 is still counted in real seconds. Windows are half-open: [09:00, 18:00). An addition ends at the earliest
 instant the target is reached, so it can end exactly at a window's end but never starts counting there.
+
+Holidays are whole local days: a fixed list, and/or a rule that names the days off of any year (a calendar
+that never runs out of holidays). Rule days are materialised for the years the arithmetic reaches, a few at
+a time, and kept. Running totals are counted from an anchor day inside the materialised span, so adding
+years before or after the span never changes a total inside it: a computation that straddles an extension
+(another thread's, or its own when an addition runs past the span) stays consistent.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-__all__ = ["Calendar", "Window"]
+__all__ = ["Calendar", "HolidayRule", "Window"]
 
 _US = 1_000_000
 _DAY = 86_400 * _US
@@ -31,12 +38,26 @@ _MONDAY_SHIFT = 3
 
 Window = tuple[int, time, time]  # (weekday 0=Monday, start, end); an end of 00:00 means midnight (24:00)
 Pause = tuple[datetime, datetime | None]  # [start, end); an open pause (end None) lasts indefinitely
+HolidayRule = Callable[[int], Iterable[date]]  # the days off of one year (local dates)
+
+#: Years a rule is asked about beyond the ones an instant needs, so that neighbouring instants (the next
+#: addition, a due time next January) rarely need the span extended again.
+_YEARS_MARGIN = 1
+_FIRST_YEAR, _LAST_YEAR = 1, 9999  # date's own range
 
 
 class Calendar:
     """Weekly business windows in a time zone, minus holidays (whole local days)."""
 
-    def __init__(self, timezone: str | ZoneInfo, windows: Iterable[Window], holidays: Iterable[date] = ()):
+    def __init__(
+        self,
+        timezone: str | ZoneInfo,
+        windows: Iterable[Window],
+        holidays: Iterable[date] = (),
+        *,
+        holiday_rule: HolidayRule | None = None,
+    ):
+        """`holidays` are fixed days off; `holiday_rule(year)` names the days off of any year (both count)."""
         self.tz = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
         self._windows: list[list[tuple[int, int]]] = [[] for _ in range(7)]
         for weekday, start, end in windows:
@@ -55,15 +76,21 @@ class Calendar:
         self._week = self._prefix[-1]
         if self._week == 0:
             raise ValueError("the calendar has no business hours")
-        # Holidays that remove business time, as day numbers, with running totals for range sums.
-        days = sorted({(h - _EPOCH.date()).days for h in holidays})
-        self._holidays = [d for d in days if self._day_total[(d + _MONDAY_SHIFT) % 7]]
-        self._holiday_set = frozenset(self._holidays)
-        self._holiday_cum = [0]
-        for d in self._holidays:
-            self._holiday_cum.append(self._holiday_cum[-1] + self._day_total[(d + _MONDAY_SHIFT) % 7])
-        # The running total at the start of each holiday: a target above it lies after that holiday.
-        self._holiday_reach = [self._days_before(d) for d in self._holidays]
+        self._fixed = sorted({_day_number(h) for h in holidays})
+        self._rule = holiday_rule
+        self._rule_days: dict[int, list[int]] = {}
+        self._extending = threading.Lock()
+        # The holidays materialised for the day numbers [_lo, _hi) (the years _years), as pairs that are
+        # replaced whole: (_days, _cum) for _days_before, (_reach, _cum) for _wall_reaching. _cum[i] is the
+        # business time of _days[:i] counted from the anchor day; _reach[i] the running total at the start
+        # of holiday i. _publish writes _lo and _hi last, so a reader that sees a span sees its data.
+        if holiday_rule is None:
+            # Every holiday is known: one span over all days, anchored at the epoch.
+            self._anchor: int | None = 0
+            self._publish(self._fixed, -(2**62), 2**62, (_FIRST_YEAR, _LAST_YEAR))
+        else:
+            self._anchor = None  # set by the first materialisation, inside its span
+            self._publish([], 0, 0, (0, -1))
 
     @classmethod
     def always(cls) -> Calendar:
@@ -111,13 +138,18 @@ class Calendar:
         u = _to_us(instant)
         local = u + _offset_us(self.tz, u)
         day, second = divmod(local, _DAY)
-        if day in self._holiday_set:
+        if self._rule is not None and not self._lo <= day < self._hi:
+            self._cover(day, day)
+        if day in self._day_set:
             return False
         return any(start <= second < end for start, end in self._windows[(day + _MONDAY_SHIFT) % 7])
 
     # --- between two transitions the offset is fixed ----------------------------------------------
 
     def _between(self, a: int, b: int) -> int:
+        # Local days are within a day of UTC ones.
+        if self._rule is not None and not (self._lo < a // _DAY and b // _DAY + 1 < self._hi):
+            self._cover(a // _DAY - 1, b // _DAY + 1)
         total = 0
         while a < b:
             offset = _offset_us(self.tz, a)
@@ -130,6 +162,9 @@ class Calendar:
     def _add(self, a: int, amount: int) -> int:
         if amount <= 0:
             return a
+        # Later days are covered as the addition reaches them (_wall_reaching).
+        if self._rule is not None and not self._lo < a // _DAY < self._hi - 1:
+            self._cover(a // _DAY - 1, a // _DAY + 1)
         while True:
             offset = _offset_us(self.tz, a)
             base = self._wall_count(a + offset)
@@ -143,19 +178,17 @@ class Calendar:
     # --- counting on the wall-clock axis (microseconds since 1970-01-01 00:00 local) -----------------
 
     def _days_before(self, day: int) -> int:
-        """Business time in all days before `day` (a day number), holidays excluded."""
+        """Business time in all days before `day` (a day number), holidays excluded (a running total from
+        the anchor's point of view: only differences of totals mean anything)."""
         weeks, weekday = divmod(day + _MONDAY_SHIFT, 7)
-        return (
-            weeks * self._week
-            + self._prefix[weekday]
-            - self._holiday_cum[bisect.bisect_left(self._holidays, day)]
-        )
+        days, cum = self._days_cum
+        return weeks * self._week + self._prefix[weekday] - cum[bisect.bisect_left(days, day)]
 
     def _wall_count(self, wall: int) -> int:
         """Business time from the origin to the wall-clock time `wall` (a running total)."""
         day, second = divmod(wall, _DAY)
         count = self._days_before(day)
-        if day not in self._holiday_set:
+        if day not in self._day_set:
             for start, end in self._windows[(day + _MONDAY_SHIFT) % 7]:
                 if second <= start:
                     break
@@ -165,15 +198,67 @@ class Calendar:
     def _wall_reaching(self, target: int) -> int:
         """The earliest wall-clock time at which the running total reaches `target`."""
         # The holidays before the target's day are exactly those whose start the total passes below the
-        # target; skipping their business time, the day follows from the weekly pattern alone.
-        holidays_before = bisect.bisect_left(self._holiday_reach, target)
-        day = self._first_day_reaching(target + self._holiday_cum[holidays_before])
+        # target; skipping their business time, the day follows from the weekly pattern alone. A day past
+        # the materialised span may lie before holidays not known yet: extend the span and look again.
+        while True:
+            hi = self._hi  # read before the totals: a span is published after its data
+            reach, cum = self._reach_cum
+            day = self._first_day_reaching(target + cum[bisect.bisect_left(reach, target)])
+            if day < hi:
+                break
+            self._cover(day, day)
         remaining = target - self._days_before(day)
         for start, end in self._windows[(day + _MONDAY_SHIFT) % 7]:
             if remaining <= end - start:
                 return day * _DAY + start + remaining
             remaining -= end - start
         raise AssertionError("unreachable: the chosen day holds the target")  # pragma: no cover
+
+    # --- holidays ------------------------------------------------------------------------------------
+
+    def _cover(self, first_day: int, last_day: int) -> None:
+        """Materialise the holidays at least for the days [first_day, last_day] (whole years, with a margin,
+        joined to the years already known)."""
+        with self._extending:
+            if self._lo <= first_day and last_day < self._hi:
+                return  # another thread did it
+            first_year = max(_FIRST_YEAR, _year_of(first_day) - _YEARS_MARGIN)
+            last_year = min(_LAST_YEAR, _year_of(last_day) + _YEARS_MARGIN)
+            known_first, known_last = self._years
+            if known_first <= known_last:
+                first_year, last_year = min(first_year, known_first), max(last_year, known_last)
+            lo = _day_number(date(first_year, 1, 1))
+            hi = _day_number(date(last_year, 12, 31)) + 1
+            if self._anchor is None:
+                self._anchor = lo
+            days = {d for d in self._fixed if lo <= d < hi}
+            for year in range(first_year, last_year + 1):
+                if year not in self._rule_days:  # each year is asked once
+                    self._rule_days[year] = [_day_number(day) for day in self._rule(year)]  # type: ignore[misc]
+                days.update(self._rule_days[year])
+            self._publish(sorted(d for d in days if lo <= d < hi), lo, hi, (first_year, last_year))
+
+    def _publish(self, days: list[int], lo: int, hi: int, years: tuple[int, int]) -> None:
+        """Totals for `days`, counted from the anchor (inside [lo, hi)); the span last."""
+        kept = [d for d in days if self._day_total[(d + _MONDAY_SHIFT) % 7]]
+        cum = [0]
+        for d in kept:
+            cum.append(cum[-1] + self._day_total[(d + _MONDAY_SHIFT) % 7])
+        if kept:
+            before_anchor = cum[bisect.bisect_left(kept, self._anchor)]
+            cum = [c - before_anchor for c in cum]
+        reach = []
+        for i, d in enumerate(kept):
+            weeks, weekday = divmod(d + _MONDAY_SHIFT, 7)
+            reach.append(weeks * self._week + self._prefix[weekday] - cum[i])
+        self._days_cum = (kept, cum)
+        self._reach_cum = (reach, cum)
+        self._day_set = frozenset(kept)
+        self._years = years
+        # The span last: the unlocked checks trust what it says. Spans only grow, so a reader that sees one
+        # bound new and the other old still sees a span the data above covers.
+        self._lo = lo
+        self._hi = hi
 
     def _first_day_reaching(self, target: int) -> int:
         """The first day by the end of which the running total, ignoring holidays, reaches `target`."""
@@ -204,6 +289,18 @@ def _merge_pauses(pauses: Sequence[Pause]) -> list[tuple[int, int | None]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _day_number(day: date) -> int:
+    return (day - _EPOCH.date()).days
+
+
+def _year_of(day_number: int) -> int:
+    if day_number < _day_number(date(_FIRST_YEAR, 1, 1)):
+        return _FIRST_YEAR
+    if day_number > _day_number(date(_LAST_YEAR, 12, 31)):
+        return _LAST_YEAR
+    return (_EPOCH.date() + timedelta(days=day_number)).year
 
 
 def _time_us(value: time) -> int:
