@@ -297,6 +297,8 @@ def test_an_agent_releases_a_held_mail_from_the_console(
     client.force_login(alex)
     listing = client.get(CHANGELIST).content.decode()
     assert f"fail by {OUR_SERVER} (dmarc=fail, dkim=none, spf=fail)" in listing
+    page = client.get(reverse("admin:tickets_inboundemail_change", args=[held_mail.pk]))
+    assert page.status_code == 200 and "dmarc=fail" in page.content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
