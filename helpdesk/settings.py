@@ -303,6 +303,16 @@ if EMAIL_IN_UNKNOWN_SENDERS == "open" and not EMAIL_IN_DEFAULT_ORGANIZATION:
         "EMAIL_IN_UNKNOWN_SENDERS=open needs EMAIL_IN_DEFAULT_ORGANIZATION: the organization (by name) "
         "that unknown senders join."
     )
+# Sender authentication (tickets/channels/mail_auth.py). A From header proves nothing; only the receiving
+# mail server checks it (SPF, DKIM, DMARC) and writes an Authentication-Results header. Its authserv-id(s),
+# comma-separated (e.g. `mx.help.example.com`): headers naming any other id are the sender's own words.
+# Empty: no mail carries a trusted verdict (customer mail is still taken; agent mail is refused).
+EMAIL_IN_TRUSTED_AUTHSERV_IDS = [
+    name.strip().lower() for name in env.list("EMAIL_IN_TRUSTED_AUTHSERV_IDS", default=[]) if name.strip()
+]
+# Mail from an agent's address is posted only when DMARC passes by a trusted verdict. `true` also takes it
+# when no trusted server wrote a verdict at all: only for a relay that accepts nothing it has not checked.
+EMAIL_IN_AGENT_REPLIES_WITHOUT_AUTH = env.bool("EMAIL_IN_AGENT_REPLIES_WITHOUT_AUTH", default=False)
 
 # --- Security (production) --------------------------------------------------------------------------
 

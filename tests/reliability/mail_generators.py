@@ -169,6 +169,19 @@ AUTOMATIC = st.sampled_from(
         )
     ]
 )
+#: The receiving server's verdict on the sender (tests/reliability/test_email_fuzz.py trusts
+#: `mx.help.example.com`): (the headers, whether the verdict is a trusted DMARC pass). Mostly a pass, as
+#: from a server that checks, so that most mails get past the sender authentication.
+AUTH_RESULTS = st.sampled_from(
+    [([b"Authentication-Results: mx.help.example.com; spf=pass smtp.mailfrom=x; dmarc=pass"], True)] * 6
+    + [
+        ([b"Authentication-Results: mx.help.example.com; spf=fail; dkim=none; dmarc=fail"], False),
+        ([b"Authentication-Results: mx.attacker.example; dmarc=pass"], False),
+        ([b"Authentication-Results: =?utf-8?B?AA==?=; dmarc=pass"], False),
+        ([b"Authentication-Results: mx.help.example.com (unclosed; dmarc=pass"], False),
+        ([], False),
+    ]
+)
 EXTRA_HEADERS = st.one_of(
     st.integers(1000, 30000).map(lambda n: b"X-Long: " + b"y" * n),
     st.sampled_from([b"X-Null: a\x00b", b"X-Eight-Bit: \xff\xfe\xe9", b"Received: from relay\n\tby mx; x"]),
@@ -442,6 +455,8 @@ class GeneratedMail:
     raw: bytes  # with {{ticket}}-style placeholders for `World.fill`
     root: Part
     sender_readable: bool
+    #: Whether the mail carries the trusted server's DMARC pass (else its sender may be held).
+    authenticated: bool = False
 
     @property
     def intact(self) -> bool:
@@ -458,7 +473,9 @@ def generated_mails(draw) -> GeneratedMail:
     froms = [b"From: " + sender] * draw(st.sampled_from([1, 1, 1, 1, 2]))
     if not draw(st.integers(0, 15)):
         froms, readable = [], False
+    auth_results, authenticated = draw(AUTH_RESULTS)
     headers = [
+        *auth_results,
         *froms,
         b"To: Acme Helpdesk <support@help.example.com>",
         *draw(header_values(b"Subject", SUBJECTS)),
@@ -478,7 +495,7 @@ def generated_mails(draw) -> GeneratedMail:
     raw = b"\n".join(headers + root.headers) + b"\n\n" + root.body
     if draw(st.booleans()):
         raw = raw.replace(b"\n", b"\r\n")
-    return GeneratedMail(raw=raw, root=root, sender_readable=readable)
+    return GeneratedMail(raw=raw, root=root, sender_readable=readable, authenticated=authenticated)
 
 
 # --- Strategies: mutated fixtures ----------------------------------------------------------------------

@@ -8,9 +8,11 @@ lines) and byte mutations of the real fixtures in tests/tickets/mail/. Whatever 
 - `process` never raises, and the mail ends in exactly one recorded outcome: a new ticket, a reply, a
   duplicate, a rejection (answered only where the policy answers) or a quarantine whose reason says what is
   wrong with the mail; a quarantine writes nothing else, and the source keeps the mail's bytes;
-- a mail with a readable sender and intact MIME is never quarantined, and nothing its sender wrote is lost
-  silently: every text part (one version of each multipart/alternative) reaches the ticket, and every file
-  is stored or listed as refused;
+- a quarantine is for a malformed mail, or a mail held because the receiving server's verdict does not
+  prove its sender (kept whole in its row for an agent to release); a mail with a readable sender, intact
+  MIME and a DMARC pass is never quarantined, and nothing its sender wrote is lost silently: every
+  text part (one version of each multipart/alternative) reaches the ticket, and every file is stored or
+  listed as refused;
 - stored text has no NUL and no lone surrogates (PostgreSQL takes it), and no script of an HTML body;
 - a bad mail never keeps the next good mail of the same fetch from becoming a ticket.
 
@@ -50,6 +52,7 @@ from tests.reliability.mail_generators import (
 )
 from tickets.channels.email_in import DUPLICATE, PROCESSED, QUARANTINED, REJECTED, TOO_DEEP, process
 from tickets.channels.mail_sources import annotate
+from tickets.channels.sender_auth import HELD
 from tickets.models import Attachment, Channel, InboundEmail, Message, Status, Ticket
 from tickets.services import ticket_change_status, ticket_create, ticket_reply
 
@@ -93,6 +96,8 @@ def world(db, settings) -> World:
     settings.SUPPORT_EMAIL = "support@help.example.com"
     settings.SITE_URL = "https://help.example.com/"
     settings.EMAIL_IN_DEFAULT_ORGANIZATION = WALK_IN
+    # The verdicts of tests/reliability/mail_generators.py (AUTH_RESULTS) and the fixtures come from here.
+    settings.EMAIL_IN_TRUSTED_AUTHSERV_IDS = ["mx.help.example.com"]
     acme = OrganizationFactory(name="Acme Talent")
     OrganizationFactory(name=WALK_IN)
     jane = CustomerFactory(username="jane", email="Jane.Doe@acme.example", membership__organization=acme)
@@ -142,9 +147,12 @@ def check_outcome(raw: bytes, result, before: Counter) -> InboundEmail:
     assert grew[InboundEmail] == 1
     if result.status == QUARANTINED:
         # The reason names what is wrong with the mail, not an exception of ours.
-        assert record.reason.startswith("Malformed mail: "), record.reason
+        assert record.reason.startswith(("Malformed mail: ", HELD)), record.reason
         assert (grew[Ticket], grew[Message], grew[Attachment], grew[User]) == (0, 0, 0, 0)
         assert record.ticket is None and django_mail.outbox == []
+        # A held mail is kept whole for the release; a malformed one is not releasable.
+        held = bytes(record.held_mail) if record.held_mail is not None else None
+        assert held == (raw if record.reason.startswith(HELD) else None)
     elif result.status == REJECTED:
         assert (grew[Ticket], grew[Message], grew[Attachment], grew[User]) == (0, 0, 0, 0)
         assert record.ticket is None
@@ -297,8 +305,10 @@ def test_a_generated_mail_gets_one_outcome_and_loses_nothing(world, mail, policy
         result = process(raw)
         record = check_outcome(raw, result, before)
         event(f"{result.status}{' (reply)' if record.reply else ''}, intact={mail.intact}")
-        if mail.intact and mail.sender_readable:
+        if mail.intact and mail.sender_readable and mail.authenticated:
             assert result.status != QUARANTINED, result.reason
+        if result.status == QUARANTINED and not record.reason.startswith("Malformed mail: "):
+            assert not mail.authenticated, result.reason
         if mail.intact and result.status == PROCESSED:
             check_nothing_lost(mail, record)
         if again:

@@ -28,6 +28,10 @@ What a mail becomes:
   (a loop breaker for responders that do not mark their mail) with a pointer to the portal; `open`
   makes the sender a requester of EMAIL_IN_DEFAULT_ORGANIZATION (with no usable password: they set one
   through password reset) and opens the ticket.
+- **Sender authentication** (`tickets.channels.sender_auth`): the From address counts only as far as
+  the trusted receiving server's DMARC verdict proves it. Agent mail needs a pass; customer mail that
+  failed is held; automatic answers go out only on a pass. A held mail is quarantined with its bytes
+  until an agent releases it (`tickets.channels.email_release`).
 - **Content.** The text part is preferred; an HTML-only body is sanitized with nh3 and turned into
   text (scripts and styles dropped, line breaks kept). Further inline text parts (not other versions
   of the body) are added below it in order. Replies lose their quoted history ("On … wrote:",
@@ -69,7 +73,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tickets.attachments import check_upload
+from tickets.channels.mail_auth import Verdict
 from tickets.channels.mail_sources import MailSource
+from tickets.channels.sender_auth import Held, Trust, sender_verdict
 from tickets.models import Channel, InboundEmail, Membership, Message, Organization, Status, Ticket
 from tickets.notifications import mail_domain
 from tickets.permissions import can_view_ticket, customer_membership, is_agent
@@ -188,6 +194,8 @@ class ParsedMail:
     attachments: list[ContentFile]
     thread_ids: list[str]
     automatic: str
+    #: The verdict on the sender (set by `process`, which knows whether an agent released the mail).
+    trust: Trust = field(default_factory=Trust)
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -464,11 +472,15 @@ def trim_quoted(text: str) -> str:
 # --- Processing -------------------------------------------------------------------------------------
 
 
-def process(raw: bytes, *, at: datetime | None = None) -> Result:
+def process(raw: bytes, *, at: datetime | None = None, released_by=None) -> Result:
     """Handle one mail (see the module docstring). Raises only when not even a quarantine record can
-    be written (the database is unreachable); the caller then leaves the mail for the next fetch."""
+    be written (the database is unreachable); the caller then leaves the mail for the next fetch.
+
+    `released_by` is the agent who released a mail held for sender authentication: that check (only)
+    is then passed, and the row records who released it."""
     at = at or timezone.now()
     message_id, sender, subject = synthetic_message_id(raw), "", ""
+    verdict: Verdict | None = None
     try:
         msg = _parsed(raw)
         message_id = _message_id(msg, raw)
@@ -481,6 +493,8 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
         mail = parse(msg)
         mail.message_id = message_id
         sender, subject = mail.sender, mail.subject
+        verdict = sender_verdict(msg, sender)
+        mail.trust = Trust(verdict=verdict, released=released_by is not None)
         with transaction.atomic():
             # A quarantined earlier attempt gives way to this one.
             InboundEmail.objects.filter(message_id=message_id, status=QUARANTINED).delete()
@@ -495,6 +509,9 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
                 ticket=decision.ticket,
                 reply=decision.reply,
                 raw_size=len(raw),
+                **_auth_fields(verdict),
+                released_by=released_by,
+                released_at=at if released_by is not None else None,
             )
     except IntegrityError as exc:
         if _seen(message_id):
@@ -502,14 +519,17 @@ def process(raw: bytes, *, at: datetime | None = None) -> Result:
         return _quarantine(message_id, sender, subject, raw, f"{type(exc).__name__}: {exc}", at)
     except _TooLarge as exc:
         return _too_large(exc, raw, at)
+    except Held as exc:
+        # Kept whole in the row: an agent who judges it genuine releases it from the console.
+        return _quarantine(message_id, sender, subject, raw, str(exc), at, verdict=verdict, held=True)
     except (Quarantine, ValidationError) as exc:
-        return _quarantine(message_id, sender, subject, raw, _describe(exc), at)
+        return _quarantine(message_id, sender, subject, raw, _describe(exc), at, verdict=verdict)
     except RecursionError:
         # The stdlib parser and walkers recurse once per level of MIME nesting.
-        return _quarantine(message_id, sender, subject, raw, TOO_DEEP, at)
+        return _quarantine(message_id, sender, subject, raw, TOO_DEEP, at, verdict=verdict)
     except Exception as exc:  # one bad mail must not stop the fetch
         logger.exception("Email %s could not be processed; quarantining it", message_id)
-        return _quarantine(message_id, sender, subject, raw, _describe(exc), at)
+        return _quarantine(message_id, sender, subject, raw, _describe(exc), at, verdict=verdict)
     if decision.answer is not None:
         _send_answer(decision.answer, message_id)
     logger.info("Email %s from %s: %s. %s", message_id, sender, decision.status, decision.reason)
@@ -542,7 +562,23 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _quarantine(message_id: str, sender: str, subject: str, raw: bytes, reason: str, at: datetime) -> Result:
+def _auth_fields(verdict: Verdict | None) -> dict:
+    if verdict is None:
+        return {"auth_result": "", "auth_details": ""}
+    return {"auth_result": verdict.result, "auth_details": _clean_line(verdict.describe())[:255]}
+
+
+def _quarantine(
+    message_id: str,
+    sender: str,
+    subject: str,
+    raw: bytes,
+    reason: str,
+    at: datetime,
+    *,
+    verdict: Verdict | None = None,
+    held: bool = False,
+) -> Result:
     reason = _storable(reason)
     logger.warning("Email %s from %s quarantined: %s", message_id, sender or "?", reason)
     values = {
@@ -554,6 +590,10 @@ def _quarantine(message_id: str, sender: str, subject: str, raw: bytes, reason: 
         "ticket": None,
         "reply": None,
         "raw_size": len(raw),
+        **_auth_fields(verdict),
+        "held_mail": raw if held else None,
+        "released_by": None,
+        "released_at": None,
     }
     if not InboundEmail.objects.filter(message_id=message_id, status=QUARANTINED).update(**values):
         try:
@@ -578,9 +618,12 @@ def _decide(mail: ParsedMail, *, at: datetime) -> _Decision:
         return _Decision(REJECTED, "Mail from the helpdesk's own address (a loop); not answered.")
     user, other_account = _find_user(mail.sender)
     ticket = _find_ticket(mail, user) if user is not None else None
+    # Who the mail may speak for is settled before anything is written or answered.
     if user is not None and is_agent(user):
+        mail.trust.check_agent()
         return _from_agent(mail, user, ticket, at=at)
     if user is not None:
+        mail.trust.check_customer(for_someone_else=ticket is not None and ticket.requester_id != user.pk)
         return _from_customer(mail, user, ticket, at=at)
     return _from_unknown(mail, other_account=other_account, at=at)
 
@@ -650,15 +693,11 @@ def _from_agent(mail: ParsedMail, agent, ticket: Ticket | None, *, at: datetime)
             "Your email names no ticket you can answer (keep [HD-n] in the subject). Agents open tickets "
             "for customers in the console, not by email."
         )
-        return _Decision(
-            REJECTED, "Agent mail without a ticket.", answer=_refusal(mail, explanation, hint=_console_hint())
-        )
+        return _answered(mail, REJECTED, "Agent mail without a ticket.", explanation, _console_hint())
     if ticket.status == Status.CLOSED:
         explanation = f"{ticket.reference} is closed, so your email was not posted on it."
-        return _Decision(
-            REJECTED,
-            f"Agent mail on closed {ticket.reference}.",
-            answer=_refusal(mail, explanation, hint=_console_hint()),
+        return _answered(
+            mail, REJECTED, f"Agent mail on closed {ticket.reference}.", explanation, _console_hint()
         )
     files, refused = _screen(mail.attachments)
     body = _with_refusals(_reply_text(mail.text), refused)
@@ -670,6 +709,8 @@ def _from_agent(mail: ParsedMail, agent, ticket: Ticket | None, *, at: datetime)
 
 def _from_unknown(mail: ParsedMail, *, other_account: bool, at: datetime) -> _Decision:
     if settings.EMAIL_IN_UNKNOWN_SENDERS == "open" and not other_account:
+        # The new requester is mailed ("ticket received"): a forged From would make us mail a victim.
+        mail.trust.check_new_account()
         name = settings.EMAIL_IN_DEFAULT_ORGANIZATION
         organization = Organization.objects.filter(name=name).first()
         if organization is None:
@@ -686,6 +727,12 @@ def _from_unknown(mail: ParsedMail, *, other_account: bool, at: datetime) -> _De
         )
     # An inactive or non-customer account with this address is not recreated by `open` either.
     why = "its account cannot open tickets" if other_account else "no account uses it"
+    if not mail.trust.may_answer():
+        return _Decision(
+            REJECTED,
+            f"{UNKNOWN_SENDER} ({why}); its address is not authenticated "
+            f"(verdict: {mail.trust.verdict.describe()}), so not answered.",
+        )
     if _answered_recently(mail.sender, at):
         return _Decision(REJECTED, f"{UNKNOWN_SENDER} ({why}); answered within the last day already.")
     explanation = (
@@ -779,6 +826,13 @@ def _site_url() -> str:
 
 def _console_hint() -> str:
     return f"Work on tickets in the console: {_site_url()}/admin/"
+
+
+def _answered(mail: ParsedMail, status: str, reason: str, explanation: str, hint: str) -> _Decision:
+    """A decision answered with a refusal, if the sender's address is proven (no backscatter)."""
+    if not mail.trust.may_answer():
+        return _Decision(status, f"{reason} Its address is not authenticated, so not answered.")
+    return _Decision(status, reason, answer=_refusal(mail, explanation, hint=hint))
 
 
 def _refusal(mail: ParsedMail, explanation: str, *, hint: str) -> EmailMessage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -16,7 +17,17 @@ class InboundEmail(models.Model):
     once, a mailbox restored from backup) finds its row and changes nothing. Mails without a Message-ID
     get a synthetic one from the SHA-256 of their bytes. A mail processed only to the point of finding it
     unreadable is `quarantined`; that row does not block a later, successful attempt.
+
+    `auth_result` is what the trusted receiving server said of the From address
+    (`tickets.channels.mail_auth`). A mail held because its sender is not authenticated is quarantined
+    with its bytes in `held_mail`, so an agent can release it from the console; the row of the released
+    mail names who did (`released_by`).
     """
+
+    class AuthResult(models.TextChoices):
+        PASS = "pass", "Pass"
+        FAIL = "fail", "Fail"
+        NONE = "none", "None"
 
     class Status(models.TextChoices):
         PROCESSED = "processed", "Processed"
@@ -38,6 +49,17 @@ class InboundEmail(models.Model):
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_emails"
     )
     raw_size = models.PositiveIntegerField(default=0)
+    # Blank for a mail too broken to read a verdict from.
+    auth_result = models.CharField(
+        "sender authentication", max_length=4, choices=AuthResult.choices, blank=True
+    )
+    auth_details = models.CharField("authentication details", max_length=255, blank=True)
+    # Only while a mail is held for sender authentication: the release processes these bytes again.
+    held_mail = models.BinaryField(null=True, blank=True, editable=False)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
