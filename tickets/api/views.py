@@ -419,12 +419,12 @@ def obtain_token(request):
     """Exchange a username and password for a new token (`Authorization: Token <token>`)."""
     data = _validated(s.TokenRequestSerializer, request.data)
     user = authenticate(request, username=data["username"], password=data["password"])
-    if getattr(request, "axes_locked_out", False):  # django-axes: too many failures for this name here
+    if getattr(request, "axes_locked_out", False):  # helpdesk/lockouts.py: this name here, or this address
         minutes = round(settings.AXES_COOLOFF_TIME * 60)
         return Response(
             {
-                "detail": f"Too many failed sign-ins for this user name from your address. Try again in "
-                f"{minutes} minutes; until then even the right password is refused."
+                "detail": f"Too many failed sign-ins from your address (for this user name, or for many). "
+                f"Try again in {minutes} minutes; until then even the right password is refused."
             },
             status=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(minutes * 60)},
