@@ -380,6 +380,8 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Days an API token works after it was issued (0: until revoked). Applies to existing tokens too.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=0)
 # How long a successful request's Idempotency-Key is remembered (replayed); the daily housekeeping
 # forgets older ones, and a retry after that runs afresh.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
