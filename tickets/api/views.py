@@ -501,9 +501,15 @@ class UserViewSet(
     viewsets.GenericViewSet,
 ):
     """Customer users of organizations, for provisioning. A token limited to an organization sees that
-    organization's people only, and adds or moves people to it only (the serializer checks)."""
+    organization's people only, and adds or moves people to it only (the serializer checks). Agents and
+    superusers are never here, membership or not: they are managed in the console, and nothing an
+    organization's provisioning can do may reach their accounts."""
 
-    queryset = User.objects.filter(membership__isnull=False).select_related("membership").order_by("pk")
+    queryset = (
+        User.objects.filter(membership__isnull=False, is_staff=False, is_superuser=False)
+        .select_related("membership")
+        .order_by("pk")
+    )
     serializer_class = s.UserSerializer
     permission_classes = [StaffModelPermissions]
     pagination_class = PageSizePagination
