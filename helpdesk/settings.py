@@ -220,6 +220,10 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:tickets"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Password-reset (and invitation) mails asked for, per client address and per email address (e.g.
+# "10/hour"; empty: no limit). A request over a limit is answered exactly as any other; no mail goes.
+PASSWORD_RESET_RATE_PER_ADDRESS = env.str("PASSWORD_RESET_RATE_PER_ADDRESS", default="10/hour")
+PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/hour")
 
 # Proxies in front of the web server, each appending to X-Forwarded-For: how far that header is trusted
 # when telling clients apart (0: never, the socket's address; behind the TLS proxy the README describes, 1).
