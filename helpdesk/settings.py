@@ -220,11 +220,31 @@ LOGIN_URL = "portal:login"
 LOGIN_REDIRECT_URL = "portal:tickets"
 LOGOUT_REDIRECT_URL = "portal:login"
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
+# Password-reset (and invitation) mails asked for, per client address and per email address (e.g.
+# "10/hour"; empty: no limit). A request over a limit is answered exactly as any other; no mail goes.
+PASSWORD_RESET_RATE_PER_ADDRESS = env.str("PASSWORD_RESET_RATE_PER_ADDRESS", default="10/hour")
+PASSWORD_RESET_RATE_PER_EMAIL = env.str("PASSWORD_RESET_RATE_PER_EMAIL", default="3/hour")
+
+# Proxies in front of the web server, each appending to X-Forwarded-For: how far that header is trusted
+# when telling clients apart (0: never, the socket's address; behind the TLS proxy the README describes, 1).
+# One setting for every per-address limit: sign-in lockouts, API throttles, password-reset counters
+# (helpdesk/clients.py). API_NUM_PROXIES is its former name, still read when this one is unset.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=env.int("API_NUM_PROXIES", default=0))
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 # Lock the pair (user name, address): one attacker cannot lock a customer out from everywhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The address is the client's, not the proxy's: behind a proxy every client would share one lockout.
+AXES_CLIENT_IP_CALLABLE = "helpdesk.clients.client_ip"
+# A try while locked out is refused without being counted: the cool-off runs from the last failure
+# before the lockout, so an attacker cannot keep pushing it back (axes' default renews it).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Adds the per-address lockout against password spraying (helpdesk/lockouts.py).
+AXES_HANDLER = "helpdesk.lockouts.SignInLockoutHandler"
+# Failed sign-ins from one address, across every user name, within the cool-off, before that address is
+# locked out for the cool-off (0: no such limit). Generous: a whole office may share one address.
+SIGNIN_FAILURE_LIMIT_PER_ADDRESS = env.int("SIGNIN_FAILURE_LIMIT_PER_ADDRESS", default=30)
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
@@ -363,9 +383,9 @@ REST_FRAMEWORK = {
         "anon": env.str("API_RATE_ANONYMOUS", default="60/min"),
         "auth": env.str("API_RATE_TOKEN_REQUESTS", default="20/min"),
     },
-    # Clients are told apart by address for the anonymous throttles: trust X-Forwarded-For only as far as
-    # the proxies in front of us (0: the socket's address; behind one proxy, 1).
-    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
+    # Clients are told apart by address for the anonymous throttles (tickets/api/throttling.py asks
+    # helpdesk.clients.client_ip); anything else of DRF's that reads this agrees with it.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
@@ -374,6 +394,8 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Days an API token works after it was issued (0: until revoked). Applies to existing tokens too.
+API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=0)
 # How long a successful request's Idempotency-Key is remembered (replayed); the daily housekeeping
 # forgets older ones, and a retry after that runs afresh.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from portal import chat, views
+from portal.password_reset import PasswordResetRequestView
 
 app_name = "portal"
 
@@ -20,12 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password-reset/",
-        auth_views.PasswordResetView.as_view(
-            template_name="portal/password_reset.html",
-            email_template_name="portal/email/password_reset.txt",
-            subject_template_name="portal/email/password_reset_subject.txt",
-            success_url=reverse_lazy("portal:password_reset_done"),
-        ),
+        PasswordResetRequestView.as_view(success_url=reverse_lazy("portal:password_reset_done")),
         name="password_reset",
     ),
     path(

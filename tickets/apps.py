@@ -10,8 +10,10 @@ class TicketsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from tickets import token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule
 
         post_migrate.connect(ensure_agents_group, sender=self)
         post_migrate.connect(ensure_fetch_schedule, sender=self)
+        token_lifecycle.connect()

@@ -37,6 +37,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
     # method    path                                       body           anon req  admin agent super org
     ("POST",   "/api/v1/auth/token/",                      "credentials", (400, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/auth/tokens/",                     "",            (401, 200, 200, 200, 200, 200)),
+    ("DELETE", "/api/v1/auth/tokens/{agent_token}/",       "",            (401, 404, 404, 204, 404, 404)),
     ("GET",    "/api/v1/tickets/",                         "",            (401, 200, 200, 200, 200, 200)),
     ("POST",   "/api/v1/tickets/",                         "ticket",      (401, 201, 201, 201, 201, 201)),
     ("GET",    "/api/v1/tickets/export/",                  "",            (401, 200, 200, 200, 200, 200)),
@@ -310,6 +312,7 @@ def world(db):
     }
     keys = {role: ApiToken.objects.issue(user=user, name="test")[1] for role, user in users.items()}
     users["org_token"] = superuser
+    agent_token, _ = ApiToken.objects.issue(user=agent, name="spare")
     keys["org_token"] = ApiToken.objects.issue(user=superuser, name="integration", organization=org_a)[1]
     return SimpleNamespace(
         org_a=org_a,
@@ -335,6 +338,7 @@ def world(db):
         calendar=calendar,
         holiday=holiday,
         webhook=webhook,
+        agent_token=agent_token,
     )
 
 
@@ -362,6 +366,7 @@ def resolve_path(world, path: str) -> str:
         "user": world.colleague.pk,
         "other_user": world.requester_b.pk,
         "webhook": world.webhook.pk,
+        "agent_token": world.agent_token.pk,
         "own_file": world.own_file.pk,
         "colleague_file": world.colleague_file.pk,
         "note_file": world.note_file.pk,
@@ -390,7 +395,7 @@ def test_permission_matrix(world, role, method, path, body, expected):
 def _schema_path(path: str) -> str:
     path = re.sub(r"\{(own|colleague|other)\}", "{reference}", path)
     path = re.sub(
-        r"\{(calendar|holiday|organization|other_organization|empty_organization|user|other_user|webhook)\}",
+        r"\{(calendar|holiday|organization|other_organization|empty_organization|user|other_user|webhook|agent_token)\}",
         "{id}",
         path,
     )

@@ -1,6 +1,10 @@
 """Brute force on every way in: the portal's and the console's sign-in forms (django-axes), the API's token
 endpoint (axes and the "auth" throttle) and guessed API tokens (the same throttle, per address).
 
+Behind a proxy every limit keys on the client's address (helpdesk/clients.py, TRUSTED_PROXY_COUNT), not
+the proxy's; a try during a lockout does not extend it; one address failing across many user names
+(password spraying) is locked out as a whole (SIGNIN_FAILURE_LIMIT_PER_ADDRESS).
+
 tests/portal/test_portal.py::test_brute_force_is_locked_out shows the portal answering 429 to the right
 password after too many wrong ones; here: what the lockout page says, that the console is locked the same
 way and no session is opened, that a lockout holds one user name from one address only, and that it
@@ -107,11 +111,12 @@ def test_the_lockout_lifts_after_the_cool_off(client, requester):
     lock_out(client, PORTAL_LOGIN, requester.username)
     age_attempts(timedelta(minutes=14))
     assert_lockout_page(sign_in(client, PORTAL_LOGIN, requester.username, PASSWORD))
-    # That try, during the lockout, counted as one more failure: the cool-off starts again from it.
+    # That try, during the lockout, is refused without being counted: the cool-off still runs from the
+    # last failure before the lockout (see test_tries_during_a_lockout_do_not_extend_it).
     (attempt,) = AccessAttempt.objects.filter(username=requester.username)
-    assert attempt.failures_since_start == LIMIT + 1
-    assert timezone.now() - attempt.attempt_time < timedelta(minutes=1)
-    age_attempts(timedelta(minutes=15, seconds=1))
+    assert attempt.failures_since_start == LIMIT
+    assert timezone.now() - attempt.attempt_time >= timedelta(minutes=14)
+    age_attempts(timedelta(minutes=1, seconds=1))
     response = sign_in(client, PORTAL_LOGIN, requester.username, PASSWORD)
     assert response.status_code == 302 and response["Location"] == reverse("portal:tickets")
     assert not AccessAttempt.objects.filter(username=requester.username).exists()  # reset on success
@@ -190,3 +195,191 @@ def test_guessing_tokens_is_throttled_per_address_and_real_tokens_still_work(req
         "/api/v1/auth/token/", {"username": requester.username, "password": PASSWORD}, REMOTE_ADDR=address
     )
     assert response.status_code == 429
+
+
+# --- The client's address behind a proxy -------------------------------------------------------------
+
+PROXY = "10.0.0.2"
+
+
+def via_proxy(client, url: str, username: str, password: str, forwarded: str):
+    """A sign-in as the TLS proxy passes it on: from the proxy's address, the client's in the header."""
+    return client.post(
+        url,
+        {"username": username, "password": password},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=forwarded,
+    )
+
+
+@pytest.fixture
+def one_proxy(settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+
+@pytest.mark.parametrize("url", [PORTAL_LOGIN, CONSOLE_LOGIN], ids=["portal", "console"])
+def test_behind_a_proxy_a_lockout_holds_the_attackers_address_only(client, agent, one_proxy, url):
+    for _ in range(LIMIT):
+        via_proxy(client, url, agent.username, "wrong-password", "203.0.113.66")
+    assert_lockout_page(via_proxy(client, url, agent.username, PASSWORD, "203.0.113.66"))
+    # The agent, behind the same proxy from their own address, still signs in.
+    assert via_proxy(client, url, agent.username, PASSWORD, "198.51.100.20").status_code == 302
+    (attempt,) = AccessAttempt.objects.filter(username=agent.username)
+    assert attempt.ip_address == "203.0.113.66"
+
+
+def test_behind_a_proxy_a_forged_forwarded_entry_does_not_escape_the_lockout(client, requester, one_proxy):
+    # The client sends its own X-Forwarded-For; the proxy appends the address it saw. Only that one counts.
+    for n in range(LIMIT):
+        via_proxy(client, PORTAL_LOGIN, requester.username, "wrong", f"192.0.2.{n + 1}, 203.0.113.66")
+    locked = via_proxy(client, PORTAL_LOGIN, requester.username, PASSWORD, "192.0.2.99, 203.0.113.66")
+    assert_lockout_page(locked)
+
+
+def test_without_a_trusted_proxy_the_forwarded_header_is_ignored(client, requester):
+    for n in range(LIMIT):
+        sign_in_forwarded = client.post(
+            PORTAL_LOGIN,
+            {"username": requester.username, "password": "wrong"},
+            REMOTE_ADDR="192.0.2.10",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n + 1}",
+        )
+    assert_lockout_page(sign_in_forwarded)
+    assert AccessAttempt.objects.get(username=requester.username).ip_address == "192.0.2.10"
+
+
+def test_the_token_endpoint_keys_on_the_client_behind_a_proxy(requester, rates, one_proxy):
+    api = APIClient()
+    url = "/api/v1/auth/token/"
+    attacker, customer = random_address(), random_address()
+    for _ in range(LIMIT):
+        api.post(
+            url,
+            {"username": requester.username, "password": "wrong"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=attacker,
+        )
+    refused = api.post(
+        url,
+        {"username": requester.username, "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=attacker,
+    )
+    assert refused.status_code == 429
+    allowed = api.post(
+        url,
+        {"username": requester.username, "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=customer,
+    )
+    assert allowed.status_code == 200 and "token" in allowed.json()
+
+
+def test_the_api_throttles_key_on_the_client_behind_a_proxy(requester, rates, one_proxy):
+    rates(auth="3/min")
+    api = APIClient()
+    guesser, other = random_address(), random_address()
+    guesses = [
+        api.get(
+            "/api/v1/tickets/",
+            HTTP_AUTHORIZATION="Token wrong",
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=guesser,
+        ).status_code
+        for _ in range(4)
+    ]
+    assert guesses == [401, 401, 401, 429]
+    elsewhere = api.get(
+        "/api/v1/tickets/", HTTP_AUTHORIZATION="Token wrong", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=other
+    )
+    assert elsewhere.status_code == 401
+
+
+def test_tries_during_a_lockout_do_not_extend_it(client, requester):
+    lock_out(client, PORTAL_LOGIN, requester.username)
+    # The attacker keeps trying all through the cool-off ...
+    for _ in range(3):
+        age_attempts(timedelta(minutes=4))
+        assert_lockout_page(sign_in(client, PORTAL_LOGIN, requester.username, "still-wrong"))
+    # ... and the lockout still ends 15 minutes after the failure that caused it.
+    age_attempts(timedelta(minutes=3, seconds=1))
+    assert sign_in(client, PORTAL_LOGIN, requester.username, PASSWORD).status_code == 302
+
+
+def test_password_spraying_from_one_address_locks_that_address_out(client, settings, organization):
+    settings.SIGNIN_FAILURE_LIMIT_PER_ADDRESS = 5
+    victims = [CustomerFactory(membership__organization=organization) for _ in range(6)]
+    # One wrong password for each of five user names: no name reaches AXES_FAILURE_LIMIT (3) ...
+    answers = [
+        sign_in(client, PORTAL_LOGIN, victim.username, "Summer2025!", "203.0.113.9") for victim in victims[:5]
+    ]
+    assert [answer.status_code for answer in answers[:4]] == [200] * 4
+    assert_lockout_page(answers[4])  # ... but the address reached its limit: locked out at once
+    # The sixth name, right password included, is refused from that address; elsewhere it signs in.
+    assert_lockout_page(sign_in(client, PORTAL_LOGIN, victims[5].username, PASSWORD, "203.0.113.9"))
+    assert sign_in(client, PORTAL_LOGIN, victims[5].username, PASSWORD, "198.51.100.7").status_code == 302
+    client.logout()
+    # Spraying on through the lockout does not extend it either.
+    age_attempts(timedelta(minutes=10))
+    assert_lockout_page(sign_in(client, PORTAL_LOGIN, "someone-else", "x", "203.0.113.9"))
+    age_attempts(timedelta(minutes=5, seconds=1))
+    assert sign_in(client, PORTAL_LOGIN, victims[5].username, PASSWORD, "203.0.113.9").status_code == 302
+
+
+def test_password_spraying_is_locked_out_on_the_token_endpoint_too(settings, organization, rates, address):
+    settings.SIGNIN_FAILURE_LIMIT_PER_ADDRESS = 4
+    api = APIClient()
+    names = [CustomerFactory(membership__organization=organization).username for _ in range(5)]
+    answers = [
+        api.post("/api/v1/auth/token/", {"username": name, "password": "Winter2025!"}, REMOTE_ADDR=address)
+        for name in names[:4]
+    ]
+    assert [answer.status_code for answer in answers] == [400, 400, 400, 429]
+    right = api.post("/api/v1/auth/token/", {"username": names[4], "password": PASSWORD}, REMOTE_ADDR=address)
+    assert right.status_code == 429 and "token" not in right.json()
+
+
+# --- client_ip ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", "192.0.2.10"),  # no trusted proxy: the header is never read
+        (1, "", "192.0.2.10"),  # a proxy that sent no header: the socket's address
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # the client's own entry is ignored
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.3", "198.51.100.1"),
+        (2, "198.51.100.1", "198.51.100.1"),  # fewer entries than proxies: the outermost one
+        (1, "[2001:db8::5]:4430", "2001:db8::5"),
+        (1, "198.51.100.1:8080", "198.51.100.1"),
+        (1, "2001:DB8:0::5", "2001:db8::5"),
+        (1, "unknown", "192.0.2.10"),  # not an address: never stored as one
+    ],
+)
+def test_client_ip(rf, settings, proxies, forwarded, expected):
+    from helpdesk.clients import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = proxies
+    request = rf.get("/", REMOTE_ADDR="192.0.2.10", HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_api_num_proxies_is_still_read_as_the_trusted_proxy_count():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import django; django.setup(); from django.conf import settings as s; "
+    code += "print(s.TRUSTED_PROXY_COUNT, s.REST_FRAMEWORK['NUM_PROXIES'])"
+    env = {"DJANGO_SETTINGS_MODULE": "helpdesk.settings", "DEBUG": "true", "PATH": "/usr/bin:/bin"}
+
+    def counts(**variables: str) -> list[str]:
+        root = Path(__file__).resolve().parents[2]
+        run = [sys.executable, "-c", code]
+        return subprocess.run(
+            run, cwd=root, env=env | variables, capture_output=True, text=True, check=True
+        ).stdout.split()
+
+    assert counts(API_NUM_PROXIES="2") == ["2", "2"]
+    assert counts(API_NUM_PROXIES="2", TRUSTED_PROXY_COUNT="1") == ["1", "1"]

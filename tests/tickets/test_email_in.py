@@ -491,6 +491,12 @@ def test_a_quarantined_mail_may_be_processed_again_once_the_cause_is_fixed(jane,
 
 
 def test_a_sender_shared_by_two_accounts_is_quarantined(jane, acme):
+    # The database now refuses a second account with an address (migration 0009's unique index); this
+    # is a row written before it, or past it: the quarantine stays as the last guard.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP INDEX auth_user_email_ci_unique")  # rolled back with the test
     AgentFactory(email="jane.doe@acme.example")
 
     result = process(mail("plain.eml"))

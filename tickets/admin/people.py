@@ -3,8 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 
 from tickets.models import Membership, Organization
+from tickets.services.people import user_email_check
 
 User = get_user_model()
 
@@ -43,11 +45,22 @@ class CustomerMembershipInline(admin.StackedInline):
     verbose_name_plural = "Customer of (leave empty for agents)"
 
 
+class HelpdeskUserChangeForm(UserChangeForm):
+    """One account per email address, as everywhere (tickets.services.people). The staff flag and the
+    "Customer of" inline are checked together by Membership.clean: an agent cannot be a customer."""
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data.get("email", "")
+        user_email_check(email=email, user=self.instance)
+        return email
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class HelpdeskUserAdmin(UserAdmin):
+    form = HelpdeskUserChangeForm
     inlines = [CustomerMembershipInline]
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "organization")
     list_select_related = ("membership__organization",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -37,6 +38,11 @@ class TokenAuthentication(authentication.BaseAuthentication):
                 raise exceptions.Throttled(guesses.wait())
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()
+        if token.has_expired(now):
+            raise exceptions.AuthenticationFailed(
+                f"This token expired at {token.expires_at:%Y-%m-%d %H:%M} UTC (tokens last "
+                f"{settings.API_TOKEN_TTL_DAYS} days): ask POST /api/v1/auth/token/ for a new one."
+            )
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > _TOUCH_SECONDS:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token

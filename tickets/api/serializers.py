@@ -7,6 +7,7 @@ import functools
 from datetime import UTC
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -28,6 +29,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.models.integrations import WebhookEvent, WebhookSubscription
+from tickets.services.people import user_email_check
 
 User = get_user_model()
 
@@ -362,6 +364,14 @@ class UserSerializer(serializers.ModelSerializer):
         from django.contrib.auth.password_validation import validate_password
 
         validate_password(value, self.instance)
+        return value
+
+    def validate_email(self, value: str) -> str:
+        # Another account's address (any organization's, any case) is a 400 naming `email`.
+        try:
+            user_email_check(email=value, user=self.instance)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict["email"]) from error
         return value
 
 

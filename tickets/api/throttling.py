@@ -1,11 +1,31 @@
-"""Request rates: per token (or signed-in user), per anonymous address, and token guesses per address."""
+"""Request rates: per token (or signed-in user), per anonymous address, and token guesses per address.
 
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, SimpleRateThrottle
+Addresses come from helpdesk.clients.client_ip, as for the sign-in lockouts: one notion of "the client"
+behind the proxies (TRUSTED_PROXY_COUNT) for every per-address limit.
+"""
 
+from rest_framework import throttling
+
+from helpdesk.clients import client_ip
 from tickets.models.integrations import ApiToken
 
 
-class TokenRateThrottle(SimpleRateThrottle):
+class ClientAddressMixin:
+    """Identify an anonymous client by helpdesk.clients.client_ip rather than DRF's own reading."""
+
+    def get_ident(self, request) -> str:
+        return client_ip(request) or ""
+
+
+class AnonRateThrottle(ClientAddressMixin, throttling.AnonRateThrottle):
+    pass
+
+
+class ScopedRateThrottle(ClientAddressMixin, throttling.ScopedRateThrottle):
+    pass
+
+
+class TokenRateThrottle(throttling.SimpleRateThrottle):
     """Each token has its own budget; a session user one budget for all their browser tabs."""
 
     scope = "token"
@@ -19,7 +39,7 @@ class TokenRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
-class TokenGuessThrottle(SimpleRateThrottle):
+class TokenGuessThrottle(ClientAddressMixin, throttling.SimpleRateThrottle):
     """Wrong or revoked tokens, counted per client address (TokenAuthentication asks after each one).
 
     A bad token fails authentication, which DRF checks before any throttle, so without this an address

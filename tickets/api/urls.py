@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
 from sla.api import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet
-from tickets.api import views
+from tickets.api import tokens, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("tickets", views.TicketViewSet, basename="ticket")
@@ -16,6 +16,7 @@ router.register("holidays", HolidayViewSet, basename="holiday")
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("users", views.UserViewSet, basename="user")
 router.register("webhooks", views.WebhookSubscriptionViewSet, basename="webhook")
+router.register("auth/tokens", tokens.ApiTokenViewSet, basename="api-token")
 
 app_name = "api"
 

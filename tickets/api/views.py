@@ -419,12 +419,12 @@ def obtain_token(request):
     """Exchange a username and password for a new token (`Authorization: Token <token>`)."""
     data = _validated(s.TokenRequestSerializer, request.data)
     user = authenticate(request, username=data["username"], password=data["password"])
-    if getattr(request, "axes_locked_out", False):  # django-axes: too many failures for this name here
+    if getattr(request, "axes_locked_out", False):  # helpdesk/lockouts.py: this name here, or this address
         minutes = round(settings.AXES_COOLOFF_TIME * 60)
         return Response(
             {
-                "detail": f"Too many failed sign-ins for this user name from your address. Try again in "
-                f"{minutes} minutes; until then even the right password is refused."
+                "detail": f"Too many failed sign-ins from your address (for this user name, or for many). "
+                f"Try again in {minutes} minutes; until then even the right password is refused."
             },
             status=status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(minutes * 60)},
@@ -501,9 +501,15 @@ class UserViewSet(
     viewsets.GenericViewSet,
 ):
     """Customer users of organizations, for provisioning. A token limited to an organization sees that
-    organization's people only, and adds or moves people to it only (the serializer checks)."""
+    organization's people only, and adds or moves people to it only (the serializer checks). Agents and
+    superusers are never here, membership or not: they are managed in the console, and nothing an
+    organization's provisioning can do may reach their accounts."""
 
-    queryset = User.objects.filter(membership__isnull=False).select_related("membership").order_by("pk")
+    queryset = (
+        User.objects.filter(membership__isnull=False, is_staff=False, is_superuser=False)
+        .select_related("membership")
+        .order_by("pk")
+    )
     serializer_class = s.UserSerializer
     permission_classes = [StaffModelPermissions]
     pagination_class = PageSizePagination

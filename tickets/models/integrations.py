@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -63,6 +64,21 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the token stops working: API_TOKEN_TTL_DAYS after it was issued (None: never).
+
+        Computed, not stored: a changed setting applies to every token already handed out.
+        """
+        days = settings.API_TOKEN_TTL_DAYS
+        if days <= 0 or self.created_at is None:
+            return None
+        return self.created_at + timedelta(days=days)
+
+    def has_expired(self, now: datetime | None = None) -> bool:
+        expires_at = self.expires_at
+        return expires_at is not None and (now or timezone.now()) >= expires_at
 
 
 class IdempotencyRecord(models.Model):

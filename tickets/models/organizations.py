@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytz
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 # pytz's curated list makes a sensible drop-down; the value stored is an IANA name used with zoneinfo.
@@ -51,6 +52,17 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+    def clean(self) -> None:
+        # An agent with a membership would be reachable by whatever manages the organization's people
+        # (an organization-limited token could set their password). Checked in every form (the console's
+        # user page validates this with the staff flag as submitted) and by tickets.services.people.
+        user = getattr(self, "user", None)
+        if user is not None and (user.is_staff or user.is_superuser):
+            # Not tied to the `user` field: the console's user page has no such field to show it on.
+            raise ValidationError(
+                "Agents (staff) cannot be customers of an organization; leave it empty for agents."
+            )
 
     @property
     def is_admin(self) -> bool:
