@@ -63,7 +63,7 @@ def drop_index(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0008_housekeeping_schedule"),
+        ("tickets", "0009_inbound_sender_auth"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
