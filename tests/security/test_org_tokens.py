@@ -28,7 +28,7 @@ from tickets.models.integrations import ApiToken
 from tickets.services.people import customer_create, customer_update
 
 User = get_user_model()
-MIGRATION = importlib.import_module("tickets.migrations.0009_customers_are_not_staff_emails_unique")
+MIGRATION = importlib.import_module("tickets.migrations.0010_customers_are_not_staff_emails_unique")
 
 
 @pytest.fixture(autouse=True)
