@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 import time as monotonic_time
+from datetime import date
 
 from django.db.models.signals import post_delete, post_save
 
 from sla.business_time import Calendar
+from sla.holiday_rules import RuleSet, split_subdivision
 from sla.models import BusinessCalendar, BusinessHours, Clock, Holiday, ResponseTarget
 
 CACHE_SECONDS = 60
@@ -61,9 +63,48 @@ def _load_default_calendar() -> Calendar:
         raise BusinessCalendar.DoesNotExist(
             "No business calendar is configured; business-hour targets need one."
         )
+    return build_calendar(row)
+
+
+def build_calendar(row: BusinessCalendar) -> Calendar:
+    """The arithmetic's view of a calendar row: its hours, and its holidays by rule for any year with the
+    dates set by hand applied on top."""
     hours = [(h.weekday, h.start, h.end) for h in BusinessHours.objects.filter(calendar=row)]
-    holidays = Holiday.objects.filter(calendar=row).values_list("date", flat=True)
-    return Calendar(row.timezone, hours, holidays)
+    return Calendar(row.timezone, hours, holiday_rule=HolidayRule.of(row))
+
+
+class HolidayRule:
+    """A calendar's days off of any year: its rule set's, plus the days added by hand, minus the days
+    marked as worked. Read once from the database; python-holidays' answers are cached per year."""
+
+    def __init__(self, rules: RuleSet, manual: dict[date, tuple[str, str, int]]):
+        self.rules = rules
+        self.manual = manual  # date → (kind, name, row id)
+
+    @classmethod
+    def of(cls, row: BusinessCalendar) -> HolidayRule:
+        country, subdivision = split_subdivision(row.holiday_country, row.holiday_subdivision)
+        rules = RuleSet(country, subdivision, tuple(row.holiday_extras or ()))
+        manual = {
+            h.date: (h.kind, h.name, h.pk) for h in Holiday.objects.filter(calendar=row).order_by("date")
+        }
+        return cls(rules, manual)
+
+    def __call__(self, year: int) -> list[date]:
+        return [day for day, _name, _source, _id in self.days_off(year)]
+
+    def days_off(self, year: int) -> list[tuple[date, str, str, int | None]]:
+        """(date, name, source, holiday row id) of each day off in `year`, by date; source is "rule" or
+        "added" (a day added by hand, with its row's id)."""
+        days = {day: (name, "rule", None) for day, name in self.rules.days(year).items()}
+        for day, (kind, name, pk) in self.manual.items():
+            if day.year != year:
+                continue
+            if kind == Holiday.Kind.WORKING_DAY:
+                days.pop(day, None)
+            else:
+                days[day] = (name, "added", pk)
+        return [(day, *days[day]) for day in sorted(days)]
 
 
 for _model in (ResponseTarget, BusinessCalendar, BusinessHours, Holiday):

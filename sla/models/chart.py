@@ -74,6 +74,23 @@ class BusinessCalendar(models.Model):
     name = models.CharField(max_length=100, unique=True)
     timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default="America/Los_Angeles")
     is_default = models.BooleanField(default=False, help_text="The calendar business-hour targets count on.")
+    holiday_country = models.CharField(
+        max_length=3,
+        blank=True,
+        default="",
+        help_text="Public holidays of this country, every year (ISO 3166-1 code, e.g. US); empty for none.",
+    )
+    holiday_subdivision = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        help_text="A state or region of the country whose holidays apply too (e.g. CA); empty for none.",
+    )
+    holiday_extras = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Company holidays beside the country's, every year (e.g. the day after Thanksgiving).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -120,13 +137,26 @@ class BusinessHours(models.Model):
 
 
 class Holiday(models.Model):
+    """A date set by hand on a calendar: a day off added to its rules, or a rule's holiday that is worked."""
+
+    class Kind(models.TextChoices):
+        DAY_OFF = "day_off", "Day off (added)"
+        WORKING_DAY = "working_day", "Working day (a rule's holiday removed)"
+
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
     date = models.DateField()
     name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=11, choices=Kind.choices, default=Kind.DAY_OFF)
 
     class Meta:
         ordering = ["calendar", "date"]
-        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="holiday_once_per_day"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["day_off", "working_day"]), name="holiday_kind_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.date:%Y-%m-%d} {self.name}"
+        suffix = " (worked)" if self.kind == self.Kind.WORKING_DAY else ""
+        return f"{self.date:%Y-%m-%d} {self.name}{suffix}"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from sla.calendars import default_calendar, response_target
+from sla.calendars import HolidayRule, default_calendar, response_target
 from sla.models import BusinessCalendar, Clock, Holiday, Metric, ResponseTarget
 from tickets.models import SEVERITY_DEFINITIONS
 
@@ -106,11 +106,20 @@ def _us_federal_holidays(year: int) -> set[date]:
     }
 
 
-def test_the_default_calendar_has_the_us_holidays_2026_to_2028_and_none_on_a_weekend():
-    shipped = set(Holiday.objects.filter(calendar__is_default=True).values_list("date", flat=True))
-    expected = set().union(*(_us_federal_holidays(year) for year in (2026, 2027, 2028)))
-    assert len(expected) == 36
-    assert expected - shipped == set()
+def _weekdays_off(year: int) -> set[date]:
+    """The default calendar's days off in `year` that fall on a business day (a holiday on a weekend is
+    listed by its rule too, but removes no business time)."""
+    row = BusinessCalendar.objects.get(is_default=True)
+    return {day for day, *_ in HolidayRule.of(row).days_off(year) if day.weekday() < 5}
+
+
+def test_the_default_calendar_has_the_us_holidays_every_year():
+    """2026–2028 as shipped, and every later year by the same rule (the table used to end in 2028)."""
+    for year in range(2026, 2041):
+        expected = {day for day in _us_federal_holidays(year) if day.year == year}
+        if _observed(date(year + 1, 1, 1)).year == year:  # next New Year's Day observed on 31 December
+            expected.add(_observed(date(year + 1, 1, 1)))
+        assert _weekdays_off(year) == expected, year
     # Spot checks written out by hand.
     assert {
         date(2026, 11, 26),  # Thanksgiving
@@ -121,8 +130,19 @@ def test_the_default_calendar_has_the_us_holidays_2026_to_2028_and_none_on_a_wee
         date(2027, 12, 24),  # Christmas 2027 falls on a Saturday
         date(2027, 12, 31),  # New Year's Day 2028 falls on a Saturday
         date(2028, 11, 10),  # Veterans Day 2028 falls on a Saturday
-    } <= shipped
-    assert [day for day in shipped if day.weekday() >= 5] == []
+        date(2029, 1, 1),  # New Year's Day 2029: the first day the hand-written table missed
+        date(2033, 12, 26),  # Christmas 2033 falls on a Sunday
+    } <= set().union(*(_weekdays_off(year) for year in range(2026, 2041)))
+
+
+def test_the_shipped_table_became_the_rule_and_days_added_by_hand_stay():
+    row = BusinessCalendar.objects.get(is_default=True)
+    assert (row.holiday_country, row.holiday_subdivision, row.holiday_extras) == (
+        "US",
+        "",
+        ["day_after_thanksgiving"],
+    )
+    assert not Holiday.objects.filter(calendar=row).exists()  # the rule reproduces every shipped row
 
 
 def test_the_cached_calendar_counts_the_holidays():
