@@ -3,11 +3,15 @@ staff with the model permissions write."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import transaction
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 
-from sla.calendars import clear_cache
+from sla import holiday_rules
+from sla.calendars import HolidayRule, clear_cache
 from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget
 from tickets.api.errors import responses
 from tickets.api.permissions import ChartPermissions
@@ -59,10 +63,37 @@ class HoursSerializer(serializers.Serializer):
 
 class CalendarSerializer(serializers.ModelSerializer):
     hours = HoursSerializer(many=True)
+    holiday_extras = serializers.ListField(
+        child=serializers.ChoiceField(choices=holiday_rules.EXTRA_CHOICES),
+        required=False,
+        help_text="Company holidays beside the country's, every year.",
+    )
 
     class Meta:
         model = BusinessCalendar
-        fields = ("id", "name", "timezone", "is_default", "hours")
+        fields = (
+            "id",
+            "name",
+            "timezone",
+            "is_default",
+            "hours",
+            "holiday_country",
+            "holiday_subdivision",
+            "holiday_extras",
+        )
+
+    def validate(self, data):
+        country = data.get("holiday_country", getattr(self.instance, "holiday_country", ""))
+        subdivision = data.get("holiday_subdivision", getattr(self.instance, "holiday_subdivision", ""))
+        country, subdivision = holiday_rules.split_subdivision(country, subdivision)
+        errors = holiday_rules.check(country, subdivision)
+        if errors:
+            raise serializers.ValidationError(errors)
+        if "holiday_country" in data or "holiday_subdivision" in data:
+            data["holiday_country"], data["holiday_subdivision"] = country, subdivision
+        if "holiday_extras" in data:
+            data["holiday_extras"] = list(dict.fromkeys(data["holiday_extras"]))  # each once, in order
+        return data
 
     def validate_hours(self, hours):
         if not hours:
@@ -97,10 +128,33 @@ class CalendarSerializer(serializers.ModelSerializer):
         return instance
 
 
+SOURCES = [("rule", "By the calendar's holiday rule"), ("manual", "Set by hand (a holiday row)")]
+
+
 class HolidaySerializer(serializers.ModelSerializer):
+    """A date set by hand: a day off added (`kind` "day_off") or a rule's holiday worked ("working_day")."""
+
+    source = serializers.SerializerMethodField()
+
     class Meta:
         model = Holiday
-        fields = ("id", "calendar", "date", "name")
+        fields = ("id", "calendar", "date", "name", "kind", "source")
+
+    @extend_schema_field(serializers.ChoiceField(choices=SOURCES))
+    def get_source(self, holiday) -> str:
+        return "manual"
+
+
+class HolidayListItemSerializer(serializers.Serializer):
+    """An item of the holiday list: a row set by hand, or (with `year`) an effective day off, whose `id` is
+    null when it comes from the rule."""
+
+    id = serializers.IntegerField(allow_null=True)
+    calendar = serializers.IntegerField()
+    date = serializers.DateField()
+    name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=Holiday.Kind.choices)
+    source = serializers.ChoiceField(choices=SOURCES)
 
 
 def _crud_docs(serializer, *, filtered: bool = False, delete_refusable: bool = False):
@@ -163,10 +217,59 @@ class CalendarViewSet(viewsets.ModelViewSet):
         instance.delete()
 
 
+YEAR = re.compile(r"[0-9]{4}")
+
+
 @_crud_docs(HolidaySerializer, filtered=True)
+@extend_schema_view(
+    list=extend_schema(
+        description=(
+            "Without `year`: the dates set by hand (days off added, and rule holidays marked worked). With "
+            "`calendar` and `year`: the calendar's effective days off of that year, by rule and by hand."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "year",
+                OpenApiTypes.INT,
+                description="List the effective days off of this year (needs `calendar`).",
+            )
+        ],
+        responses=responses({200: HolidayListItemSerializer(many=True)}, bad_request=True, not_found=True),
+    )
+)
 class HolidayViewSet(viewsets.ModelViewSet):
     queryset = Holiday.objects.order_by("date", "pk")
     serializer_class = HolidaySerializer
     permission_classes = [ChartPermissions]
     pagination_class = PageSizePagination
     filterset_fields = ("calendar",)
+
+    def list(self, request, *args, **kwargs):
+        if "year" not in request.query_params:
+            return super().list(request, *args, **kwargs)
+        year = request.query_params["year"]
+        if not YEAR.fullmatch(year) or not 1 <= int(year) <= 9998:
+            raise serializers.ValidationError({"year": ["A year of four digits, e.g. 2029."]})
+        calendar_id = request.query_params.get("calendar", "")
+        if not calendar_id:
+            raise serializers.ValidationError(
+                {"calendar": ["Required with year: the calendar whose days off to list."]}
+            )
+        calendar = None
+        if calendar_id.isascii() and calendar_id.isdigit() and len(calendar_id) < 19:
+            calendar = BusinessCalendar.objects.filter(pk=int(calendar_id)).first()
+        if calendar is None:
+            raise serializers.ValidationError({"calendar": ["No calendar has this id."]})
+        days = [
+            {
+                "id": pk,
+                "calendar": calendar.pk,
+                "date": day,
+                "name": name,
+                "kind": Holiday.Kind.DAY_OFF,
+                "source": "rule" if source == "rule" else "manual",
+            }
+            for day, name, source, pk in HolidayRule.of(calendar).days_off(int(year))
+        ]
+        page = self.paginate_queryset(days)
+        return self.get_paginated_response(HolidayListItemSerializer(page, many=True).data)

@@ -749,7 +749,14 @@ def test_holidays_crud(as_user, superuser, requester):
     )
     assert created.status_code == 201
     holiday = created.json()
-    assert holiday == {"id": holiday["id"], "calendar": calendar.pk, "date": "2029-08-01", "name": "Picnic"}
+    assert holiday == {
+        "id": holiday["id"],
+        "calendar": calendar.pk,
+        "date": "2029-08-01",
+        "name": "Picnic",
+        "kind": "day_off",
+        "source": "manual",
+    }
     listed = as_user(requester).get(f"/api/v1/holidays/?calendar={calendar.pk}&page_size=100").json()
     assert holiday in listed["results"]
     assert listed["count"] == Holiday.objects.filter(calendar=calendar).count()
