@@ -27,7 +27,6 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.models.integrations import WebhookEvent, WebhookSubscription
 
 User = get_user_model()
 
@@ -363,28 +362,6 @@ class UserSerializer(serializers.ModelSerializer):
 
         validate_password(value, self.instance)
         return value
-
-
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False
-    )
-    secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
-
-    class Meta:
-        model = WebhookSubscription
-        fields = (
-            "id",
-            "url",
-            "secret",
-            "events",
-            "organization",
-            "active",
-            "consecutive_failures",
-            "disabled_reason",
-            "created_at",
-        )
-        read_only_fields = ("id", "consecutive_failures", "disabled_reason", "created_at")
 
 
 class TokenRequestSerializer(serializers.Serializer):
