@@ -202,6 +202,10 @@ CELERY_IMPORTS = ("tickets.outgoing_webhooks",)
 # Outgoing webhooks (integrations' subscriptions).
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=5)
 WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
+# Webhooks (subscriptions and on-call contacts) never reach loopback, private (RFC 1918), CGNAT or IPv6
+# unique-local addresses unless this is true: for receivers on the premises' own network. Link-local
+# (cloud metadata), multicast and reserved addresses stay refused either way (helpdesk/egress.py).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # --- Authentication ---------------------------------------------------------------------------------
 

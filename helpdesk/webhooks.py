@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
+import secrets
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
+
+from helpdesk import egress
 
 SIGNATURE_HEADER = "X-Helpdesk-Signature"
 TIMESTAMP_HEADER = "X-Helpdesk-Timestamp"
@@ -33,6 +35,11 @@ class WebhookError(Exception):
 @dataclass
 class WebhookResult:
     status: int
+
+
+def new_secret() -> str:
+    """A fresh signing secret (256 random bits, URL-safe text)."""
+    return secrets.token_urlsafe(32)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -67,7 +74,8 @@ def encode(payload: dict) -> bytes:
 def post(
     url: str, payload: dict, *, secret: str, event: str, delivery_id: str, timeout: float
 ) -> WebhookResult:
-    """POST the payload as JSON with the signature headers; raise WebhookError unless 2xx."""
+    """POST the payload as JSON with the signature headers to an address helpdesk.egress allows; raise
+    WebhookError unless the answer is 2xx. Redirects are not followed: a 3xx is a failure."""
     body = encode(payload)
     timestamp = str(int(time.time()))
     headers = {
@@ -79,11 +87,37 @@ def post(
     }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - admin-set URL
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return WebhookResult(status=response.status)
-    except urllib.error.HTTPError as exc:
-        raise WebhookError(f"HTTP {exc.code} from {url}", status=exc.code) from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise WebhookError(f"{url} unreachable: {exc}") from exc
+        target = egress.resolve(url)
+    except egress.EgressRefused as exc:
+        raise WebhookError(f"Refused, not sent: {exc}") from exc
+    except OSError as exc:
+        raise WebhookError(f"{url} unreachable: the host did not resolve ({exc})") from exc
+    status = _send(target, body, headers, timeout=timeout)
+    if 200 <= status < 300:
+        return WebhookResult(status=status)
+    if 300 <= status < 400:
+        raise WebhookError(f"HTTP {status} from {url} (redirects are not followed)", status=status)
+    raise WebhookError(f"HTTP {status} from {url}", status=status)
+
+
+def _send(target: egress.Target, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
+    """The answer's status, from the first of the target's checked addresses that accepts a connection."""
+    failure: OSError | None = None
+    for address in target.addresses:
+        connection = egress.open_connection(target, address, timeout=timeout)
+        try:
+            try:
+                connection.connect()
+            except OSError as exc:  # try the host's next address, as a browser would
+                failure = exc
+                continue
+            try:
+                connection.request("POST", target.path, body=body, headers=headers)
+                # Only the status matters; the body is never read (a receiver could stream it forever).
+                return connection.getresponse().status
+            except (OSError, http.client.HTTPException) as exc:
+                raise WebhookError(f"{target.host} unreachable: {exc}") from exc
+        finally:
+            connection.close()
+    raise WebhookError(f"{target.host} unreachable: {failure}")

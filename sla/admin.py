@@ -1,5 +1,6 @@
 """The SLA in the agent console: the chart, calendars and holidays (editable by staff with permission),
-on-call contacts, and the escalations with each delivery's result (read-only)."""
+on-call contacts (a webhook's signing secret is shown once, when generated or rotated), and the escalations
+with each delivery's result (read-only)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from django.contrib import admin
 from django.db import models
 from django.db.models import Count, Q
 
+from helpdesk import webhooks
 from sla.models import (
     BusinessCalendar,
     BusinessHours,
+    ContactKind,
     DeliveryStatus,
     Escalation,
     EscalationContact,
@@ -17,6 +20,7 @@ from sla.models import (
     Holiday,
     ResponseTarget,
 )
+from tickets.admin.integrations import show_secret_once
 
 
 def _target(minutes: int | None, clock: str) -> str:
@@ -77,11 +81,27 @@ class EscalationContactAdmin(admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ("name", "kind", "email", "url", "on_page", "on_at_risk", "on_breach", "active")
     list_filter = ("kind", "active", "on_page", "on_breach")
+    # Never the secret (not even read-only, as agents see it): a webhook's is generated when it is
+    # first saved, shown once, and replaced by "Rotate secret".
     fieldsets = (
         (None, {"fields": ("name", "kind", "active")}),
-        ("Address", {"fields": ("email", "url", "secret", "timeout_seconds", "max_attempts")}),
+        ("Address", {"fields": ("email", "url", "timeout_seconds", "max_attempts")}),
         ("Receives", {"fields": ("on_page", "on_at_risk", "on_breach")}),
     )
+    actions = ["rotate_secret"]
+
+    def save_model(self, request, obj, form, change):
+        generated = obj.kind == ContactKind.WEBHOOK and not obj.secret
+        if generated:
+            obj.secret = webhooks.new_secret()
+        super().save_model(request, obj, form, change)
+        if generated:
+            show_secret_once(self, request, obj, obj.secret)
+
+    @admin.action(description="Rotate secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for contact in queryset.filter(kind=ContactKind.WEBHOOK).order_by("pk"):
+            show_secret_once(self, request, contact, contact.rotate_secret())
 
 
 class DeliveryInline(admin.TabularInline):

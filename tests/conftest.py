@@ -124,3 +124,29 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch) -> dict[str, list[str]]:
+    """Webhook URLs are checked by resolving their host (helpdesk.egress); no test asks a real DNS server
+    or connects anywhere but the loopback interface. `localhost` is loopback, any other name does not
+    resolve unless a test maps it here (`dns["hooks.test"] = ["10.0.0.5"]`), and a webhook socket to any
+    address but 127.0.0.1 or ::1 fails the test before it is opened."""
+    from helpdesk import egress
+
+    names: dict[str, list[str]] = {"localhost": ["127.0.0.1", "::1"]}
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host.lower() in names:
+            return list(names[host.lower()])
+        raise OSError(f"{host}: name not known to the tests")
+
+    real_open_socket = egress.open_socket
+
+    def open_socket(address: str, port: int, timeout: float):
+        assert address in ("127.0.0.1", "::1"), f"a test tried to connect to {address}"
+        return real_open_socket(address, port, timeout)
+
+    monkeypatch.setattr(egress, "resolver", resolve)
+    monkeypatch.setattr(egress, "open_socket", open_socket)
+    return names

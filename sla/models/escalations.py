@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from helpdesk import egress, webhooks
+
 from .chart import Metric
 
 
@@ -50,7 +52,8 @@ class ContactKind(models.TextChoices):
 
 
 class EscalationContact(models.Model):
-    """Someone (an address) or something (a webhook) notified of escalations of the chosen levels."""
+    """Someone (an address) or something (a webhook) notified of escalations of the chosen levels. A
+    webhook's secret is write-only: shown once when generated, never displayed again."""
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=8, choices=ContactKind.choices)
@@ -83,6 +86,17 @@ class EscalationContact(models.Model):
             raise ValidationError({"email": "An email contact needs an address."})
         if self.kind == ContactKind.WEBHOOK and not self.url:
             raise ValidationError({"url": "A webhook contact needs a URL."})
+        if self.kind == ContactKind.WEBHOOK:
+            try:
+                egress.check_url(self.url)
+            except ValidationError as error:
+                raise ValidationError({"url": error.messages}) from error
+
+    def rotate_secret(self) -> str:
+        """Replace the signing secret with a new random one and return it: the only time it is shown."""
+        self.secret = webhooks.new_secret()
+        self.save(update_fields=["secret"])
+        return self.secret
 
     @staticmethod
     def level_field(level: str) -> str:

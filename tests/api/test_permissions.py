@@ -104,6 +104,7 @@ MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
     ("PATCH",  "/api/v1/webhooks/{webhook}/",              "deactivate",  (401, 403, 403, 403, 200, 404)),
     ("PUT",    "/api/v1/webhooks/{webhook}/",              "webhook",     (401, 403, 403, 403, 200, 404)),
     ("DELETE", "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 204, 404)),
+    ("POST",   "/api/v1/webhooks/{webhook}/rotate-secret/", "",           (401, 403, 403, 403, 200, 404)),
     ("GET",    "/attachments/{own_file}/",                 "",            (302, 200, 200, 200, 200, 200)),
     ("GET",    "/attachments/{colleague_file}/",           "",            (302, 404, 200, 200, 200, 200)),
     ("GET",    "/attachments/{note_file}/",                "",            (302, 404, 404, 200, 200, 200)),

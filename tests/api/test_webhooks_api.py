@@ -115,6 +115,13 @@ def _private_cache(settings, monkeypatch):
         monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, scope, "100000/min")
 
 
+@pytest.fixture(autouse=True)
+def _receivers_on_loopback(settings):
+    """The receivers here listen on 127.0.0.1, which the helpdesk refuses unless allowed (an on-premises
+    setting; tests/security/test_webhook_ssrf.py proves the refusal)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+
 @pytest.fixture
 def superuser(db):
     return User.objects.create_superuser("root", "root@example.com", PASSWORD)

@@ -346,6 +346,8 @@ def worker_environment(*, database: dict, redis_url: str, queue: str) -> dict[st
         SECRET_KEY=secrets.token_urlsafe(50),
         DEBUG="false",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        # The tests' webhook receivers listen on 127.0.0.1, which a deployment refuses by default.
+        WEBHOOK_ALLOW_PRIVATE_NETWORKS="true",
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -40,6 +40,13 @@ class Receiver:
     requests: list[Request] = field(default_factory=list)
 
 
+@pytest.fixture(autouse=True)
+def _receivers_on_loopback(settings):
+    """The receiver listens on 127.0.0.1, which the helpdesk refuses unless allowed (an on-premises
+    setting; tests/security/test_webhook_ssrf.py proves the refusal)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+
+
 @pytest.fixture
 def receiver():
     """A webhook receiver on 127.0.0.1 in a thread: records each POST and answers `receiver.status`."""

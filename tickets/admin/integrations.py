@@ -1,9 +1,10 @@
 """Integrations in the console: API tokens (the key is shown once, at creation) and webhook subscriptions
-with their delivery log."""
+with their delivery log (the signing secret is shown once, when generated or rotated)."""
 
 from django import forms
 from django.contrib import admin, messages
 
+from helpdesk import webhooks
 from tickets.models.integrations import ApiToken, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 
@@ -79,7 +80,8 @@ class SubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = WebhookSubscription
-        fields = ("url", "secret", "events", "organization", "active")
+        # Never the secret: it is generated at creation, shown once, and replaced by "Rotate secret".
+        fields = ("url", "events", "organization", "active")
 
 
 @admin.register(WebhookSubscription)
@@ -89,13 +91,31 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     list_filter = ("active", "organization")
     readonly_fields = ("consecutive_failures", "disabled_reason", "created_at")
     inlines = [DeliveryInline]
+    actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+            obj.secret = webhooks.new_secret()
         if "active" in form.changed_data and obj.active:
             obj.consecutive_failures, obj.disabled_reason = 0, ""
         super().save_model(request, obj, form, change)
+        if not change:
+            show_secret_once(self, request, obj, obj.secret)
+
+    @admin.action(description="Rotate secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for subscription in queryset.order_by("pk"):
+            show_secret_once(self, request, subscription, subscription.rotate_secret())
+
+
+def show_secret_once(model_admin: admin.ModelAdmin, request, obj, secret: str) -> None:
+    """Tell the user who generated a signing secret what it is: the only time it is displayed."""
+    model_admin.message_user(
+        request,
+        f"The signing secret of “{obj}” (shown only now; give it to the receiver): {secret}",
+        messages.WARNING,
+    )
 
 
 @admin.register(WebhookDelivery)

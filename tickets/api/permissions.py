@@ -32,6 +32,12 @@ class StaffModelPermissions(permissions.DjangoModelPermissions):
         return is_agent(request.user) and super().has_permission(request, view)
 
 
+class StaffChangePermissions(StaffModelPermissions):
+    """For a POST that changes an existing row (e.g. rotating a secret): the model's change permission."""
+
+    perms_map = {**StaffModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
 class ChartPermissions(StaffModelPermissions):
     """The response-target chart and calendars: anyone signed in reads them; staff with permission write,
     except through a token limited to one organization (they are every organization's)."""

@@ -28,7 +28,6 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.models.integrations import WebhookEvent, WebhookSubscription
 from tickets.services.people import user_email_check
 
 User = get_user_model()
@@ -373,28 +372,6 @@ class UserSerializer(serializers.ModelSerializer):
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.message_dict["email"]) from error
         return value
-
-
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
-    events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WebhookEvent.choices), allow_empty=False
-    )
-    secret = serializers.CharField(write_only=True, min_length=16, max_length=200)
-
-    class Meta:
-        model = WebhookSubscription
-        fields = (
-            "id",
-            "url",
-            "secret",
-            "events",
-            "organization",
-            "active",
-            "consecutive_failures",
-            "disabled_reason",
-            "created_at",
-        )
-        read_only_fields = ("id", "consecutive_failures", "disabled_reason", "created_at")
 
 
 class TokenRequestSerializer(serializers.Serializer):

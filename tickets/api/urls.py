@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from sla.api import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet
 from tickets.api import tokens, views
+from tickets.api.webhooks import WebhookSubscriptionViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.register("tickets", views.TicketViewSet, basename="ticket")
@@ -15,7 +16,7 @@ router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("holidays", HolidayViewSet, basename="holiday")
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("users", views.UserViewSet, basename="user")
-router.register("webhooks", views.WebhookSubscriptionViewSet, basename="webhook")
+router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("auth/tokens", tokens.ApiTokenViewSet, basename="api-token")
 
 app_name = "api"

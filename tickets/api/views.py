@@ -43,7 +43,7 @@ from tickets.api.idempotency import idempotent
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.throttling import ScopedRateThrottle
 from tickets.models import Attachment, Candidate, Channel, Event, Message, Organization, Ticket
-from tickets.models.integrations import ApiToken, WebhookSubscription
+from tickets.models.integrations import ApiToken
 from tickets.permissions import customer_membership, is_agent
 from tickets.services.people import customer_create, customer_update
 
@@ -537,52 +537,3 @@ class UserViewSet(
             role=membership.get("role"),
             **data,
         )
-
-
-@extend_schema_view(
-    list=extend_schema(
-        responses=responses({200: s.WebhookSubscriptionSerializer(many=True)}, not_found=True)
-    ),
-    retrieve=extend_schema(responses=responses({200: s.WebhookSubscriptionSerializer}, not_found=True)),
-    create=extend_schema(responses=responses({201: s.WebhookSubscriptionSerializer}, bad_request=True)),
-    update=extend_schema(
-        responses=responses({200: s.WebhookSubscriptionSerializer}, bad_request=True, not_found=True)
-    ),
-    partial_update=extend_schema(
-        responses=responses({200: s.WebhookSubscriptionSerializer}, bad_request=True, not_found=True)
-    ),
-    destroy=extend_schema(responses=responses({204: None}, not_found=True)),
-)
-class WebhookSubscriptionViewSet(viewsets.ModelViewSet):
-    """Outgoing webhooks: POSTs signed with HMAC-SHA256 over "<timestamp>.<body>" (see docs/api.md)."""
-
-    serializer_class = s.WebhookSubscriptionSerializer
-    permission_classes = [StaffModelPermissions]
-    pagination_class = PageSizePagination
-    queryset = WebhookSubscription.objects.all()
-
-    def get_queryset(self):
-        subscriptions = WebhookSubscription.objects.order_by("pk")
-        organization_id = token_organization_id(self.request)
-        if organization_id is not None:
-            subscriptions = subscriptions.filter(organization_id=organization_id)
-        return subscriptions
-
-    def perform_create(self, serializer):
-        organization_id = token_organization_id(self.request)
-        if organization_id is not None:
-            serializer.save(created_by=self.request.user, organization_id=organization_id)
-        else:
-            serializer.save(created_by=self.request.user)
-
-    def perform_update(self, serializer):
-        changes = {}
-        # Re-enabling a subscription starts its failure count afresh.
-        if serializer.validated_data.get("active"):
-            changes.update(consecutive_failures=0, disabled_reason="")
-        # An organization-limited token's subscriptions stay its organization's (null would mean all).
-        organization_id = token_organization_id(self.request)
-        if organization_id is not None:
-            serializer.validated_data.pop("organization", None)
-            changes["organization_id"] = organization_id
-        serializer.save(**changes)

@@ -8,9 +8,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from helpdesk import egress, webhooks
 
 from .organizations import Organization
 
@@ -109,7 +112,8 @@ class WebhookEvent(models.TextChoices):
 
 
 class WebhookSubscription(models.Model):
-    """An integration's endpoint for ticket events, signed with its secret; disabled on repeated failure."""
+    """An integration's endpoint for ticket events, signed with its secret; disabled on repeated failure.
+    The secret is write-only: shown once when generated, never displayed or returned again."""
 
     url = models.URLField(max_length=500)
     secret = models.CharField(max_length=200)
@@ -131,6 +135,18 @@ class WebhookSubscription(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def clean(self) -> None:
+        try:
+            egress.check_url(self.url)
+        except ValidationError as error:
+            raise ValidationError({"url": error.messages}) from error
+
+    def rotate_secret(self) -> str:
+        """Replace the signing secret with a new random one and return it: the only time it is shown."""
+        self.secret = webhooks.new_secret()
+        self.save(update_fields=["secret"])
+        return self.secret
 
     def wants(self, event: str, organization_id: int) -> bool:
         return self.active and event in self.events and self.organization_id in (None, organization_id)
