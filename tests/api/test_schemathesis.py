@@ -142,6 +142,8 @@ def world(db):
         "holidays": Holiday.objects.create(calendar=calendar, date="2027-03-17", name="St Patrick's Day").pk,
         "organizations": organization.pk,
         "users": requester.pk,
+        # /api/v1/auth/tokens/{id}/: a token of its own, so revoking it leaves the requests' keys alone.
+        "auth": ApiToken.objects.issue(user=superuser, name="to revoke")[0].pk,
         "webhooks": WebhookSubscription.objects.create(
             url="https://hooks.example.com/a", secret="x" * 20, events=["ticket.created"]
         ).pk,
