@@ -1,12 +1,18 @@
-"""Public pages: the response-target chart and what to include in a ticket (from the support FAQ)."""
+"""Public pages: the response-target chart, what to include in a ticket (from the support FAQ), and the
+support days off as an iCalendar feed."""
 
 from __future__ import annotations
 
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_safe
 
+from sla import ical
 from sla.calendars import chart
 from sla.models import BusinessCalendar, Clock
 from tickets.models import Severity
+from tickets.notifications import mail_domain
 
 
 def _target(minutes: int | None, clock: str) -> str:
@@ -46,3 +52,18 @@ def response_targets(request):
 
 def help_page(request):
     return render(request, "portal/help.html")
+
+
+@require_safe
+def holidays_ics(request):
+    """The default calendar's days off, last year to two years ahead, for customers' calendar apps to
+    subscribe to (they poll it; a day's cache is plenty for dates set months ahead)."""
+    calendar = BusinessCalendar.objects.filter(is_default=True).first()
+    if calendar is None:
+        raise Http404("No default business calendar is configured.")
+    year = timezone.localdate().year
+    body = ical.days_off_calendar(calendar, years=range(year - 1, year + 3), domain=mail_domain())
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="holidays.ics"'
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -4,11 +4,21 @@ with each delivery's result (read-only)."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from helpdesk import webhooks
+from sla import holiday_rules, ical
+from sla.calendars import HolidayRule
 from sla.models import (
     BusinessCalendar,
     BusinessHours,
@@ -21,6 +31,9 @@ from sla.models import (
     ResponseTarget,
 )
 from tickets.admin.integrations import show_secret_once
+
+#: An iCalendar file of days off is small; anything larger is not one.
+ICS_MAX_BYTES = 2 * 1024 * 1024
 
 
 def _target(minutes: int | None, clock: str) -> str:
@@ -68,12 +81,126 @@ class BusinessHoursInline(admin.TabularInline):
 class HolidayInline(admin.TabularInline):
     model = Holiday
     extra = 0
+    verbose_name = "date set by hand"
+    verbose_name_plural = "Dates set by hand (days off added, or rule holidays worked)"
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    holiday_extras = forms.MultipleChoiceField(
+        choices=holiday_rules.EXTRA_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Company holidays",
+        help_text="Observed every year beside the country's holidays.",
+    )
+
+    class Meta:
+        model = BusinessCalendar
+        fields = (
+            "name",
+            "timezone",
+            "is_default",
+            "holiday_country",
+            "holiday_subdivision",
+            "holiday_extras",
+        )
+
+    def clean(self):
+        data = super().clean()
+        country, subdivision = holiday_rules.split_subdivision(
+            data.get("holiday_country", ""), data.get("holiday_subdivision", "")
+        )
+        for name, message in holiday_rules.check(country, subdivision).items():
+            self.add_error(name, message)
+        data["holiday_country"], data["holiday_subdivision"] = country, subdivision
+        return data
+
+
+class ImportDaysOffForm(forms.Form):
+    file = forms.FileField(
+        label="iCalendar file (.ics)",
+        help_text="All-day events become days off set by hand; dates already set are left as they are.",
+    )
 
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
-    list_display = ("name", "timezone", "is_default")
+    form = BusinessCalendarForm
+    list_display = ("name", "timezone", "is_default", "holiday_rule")
     inlines = [BusinessHoursInline, HolidayInline]
+    fieldsets = (
+        (None, {"fields": ("name", "timezone", "is_default")}),
+        (
+            "Holidays by rule, every year",
+            {"fields": ("holiday_country", "holiday_subdivision", "holiday_extras", "days_off")},
+        ),
+    )
+    readonly_fields = ("days_off",)
+
+    @admin.display(description="Holidays by rule")
+    def holiday_rule(self, row: BusinessCalendar) -> str:
+        parts = [f"{row.holiday_country}-{row.holiday_subdivision}".strip("-")] if row.holiday_country else []
+        labels = dict(holiday_rules.EXTRA_CHOICES)
+        parts += [labels.get(key, key) for key in row.holiday_extras or ()]
+        return ", ".join(parts) or "none"
+
+    @admin.display(description="Days off")
+    def days_off(self, row: BusinessCalendar) -> str:
+        """This year's and next year's effective days off, and where to import more from."""
+        if row.pk is None:
+            return "Shown once the calendar is saved."
+        today = timezone.localdate()
+        rule = HolidayRule.of(row)
+        lines = format_html_join(
+            "",
+            "<li>{} {}{}</li>",
+            (
+                (f"{day:%a %d %b %Y}", name, " (added by hand)" if source == "added" else "")
+                for year in (today.year, today.year + 1)
+                for day, name, source, _pk in rule.days_off(year)
+            ),
+        )
+        link = reverse("admin:sla_businesscalendar_import_ics", args=[row.pk])
+        return format_html(
+            '<ul class="days-off">{}</ul><p><a href="{}">Import days off from an iCalendar file…</a></p>',
+            lines,
+            link,
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_ics_view)
+        return [
+            path("<int:object_id>/import-ics/", view, name="sla_businesscalendar_import_ics"),
+            *super().get_urls(),
+        ]
+
+    def import_ics_view(self, request, object_id: int):
+        calendar = self.get_object(request, str(object_id))
+        if calendar is None:
+            raise Http404("No such calendar.")
+        if not self.has_change_permission(request, calendar):
+            raise PermissionDenied
+        form = ImportDaysOffForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > ICS_MAX_BYTES:
+                form.add_error("file", f"The file is larger than {ICS_MAX_BYTES // 1024} KB.")
+            else:
+                try:
+                    result = ical.import_days_off(calendar=calendar, data=upload.read())
+                except ical.InvalidCalendarFile as error:
+                    form.add_error("file", str(error))
+                else:
+                    self.message_user(request, result.summary(), messages.SUCCESS)
+                    return redirect("admin:sla_businesscalendar_change", calendar.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": calendar,
+            "title": f"Import days off into {calendar.name}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/sla/businesscalendar/import_ics.html", context)
 
 
 @admin.register(EscalationContact)
