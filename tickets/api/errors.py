@@ -1,10 +1,12 @@
-"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field; a database
-that cannot be used answers 503 `{"detail", "code": "database_unavailable"}` with Retry-After."""
+"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field; a body
+Django refuses to read (too large, too many fields) a 413 or 400 `{"detail"}`; a database that cannot be
+used answers 503 `{"detail", "code": "database_unavailable"}` with Retry-After."""
 
 from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -18,6 +20,7 @@ from helpdesk.errors import (
     database_unavailable,
     unavailable_response,
 )
+from helpdesk.limits import body_refused
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,10 @@ def exception_handler(exc, context):
         # Always JSON: the browsable API's page would ask the database for the user again.
         logger.warning("Database unavailable; %s answered 503: %s", context["request"].path, _first_line(exc))
         return unavailable_response(context["request"])
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django refused to read the body (DRF reads a JSON body before its parser sees it): JSON naming
+        # the limit, not Django's HTML 400.
+        return body_refused(exc)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(detail)
