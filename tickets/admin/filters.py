@@ -1,6 +1,7 @@
 """List filters of the agent console."""
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
@@ -27,8 +28,10 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit():  # isdigit() alone takes "²", which int() refuses
             return queryset.filter(assignee_id=int(value))
+        if value:
+            raise IncorrectLookupParameters(f"No agent has the id {value!r}.")
         return queryset
 
 
