@@ -83,7 +83,9 @@ class FieldErrorsScheme(OpenApiSerializerExtension):
         return _FIELD_ERRORS
 
 
-BAD_REQUEST = OpenApiResponse(FieldErrors, description="Invalid input: each bad field with its messages.")
+BAD_REQUEST = OpenApiResponse(
+    FieldErrors, description="Invalid input: each bad field or parameter with its messages."
+)
 UNAUTHORIZED = OpenApiResponse(_Detail, description="No or invalid credentials.")
 FORBIDDEN = OpenApiResponse(_Detail, description="Not allowed for this user or token.")
 NOT_FOUND = OpenApiResponse(_Detail, description="No such object or page, or not visible to you.")
@@ -99,6 +101,9 @@ UNAVAILABLE = OpenApiResponse(
 )
 
 COMMON = {
+    # Any request may carry a parameter the API refuses before any view sees it (a NUL, see
+    # helpdesk/parameters.py): every operation can answer 400.
+    status.HTTP_400_BAD_REQUEST: BAD_REQUEST,
     status.HTTP_401_UNAUTHORIZED: UNAUTHORIZED,
     status.HTTP_403_FORBIDDEN: FORBIDDEN,
     status.HTTP_429_TOO_MANY_REQUESTS: THROTTLED,
@@ -109,10 +114,11 @@ COMMON = {
 def responses(
     ok: dict, *, bad_request: bool = False, not_found: bool = False, idempotent: bool = False
 ) -> dict:
-    """The documented responses of an operation: its success bodies plus the errors it can answer."""
+    """The documented responses of an operation: its success bodies plus the errors it can answer.
+
+    `bad_request` says that the operation's own input is validated; the 400 is documented either way (see
+    COMMON)."""
     result = {**ok, **COMMON}
-    if bad_request:
-        result[status.HTTP_400_BAD_REQUEST] = BAD_REQUEST
     if not_found:
         result[status.HTTP_404_NOT_FOUND] = NOT_FOUND
     if idempotent:
