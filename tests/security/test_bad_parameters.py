@@ -16,7 +16,7 @@ from django.contrib import admin
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tickets import services
@@ -210,8 +210,17 @@ def _query(parameters) -> str:
     )
 
 
-def _fuzz(client, pages):
+def _fuzz(client, pages, found=()):
+    """Random queries on these pages, after the `found` ones (page, parameters) the penetration test
+    reported: a fixed budget may miss the one filter a NUL breaks, and they must stay fixed."""
+
+    def given_found(test):
+        for page, parameters in found:
+            test = example(page=page, parameters=parameters)(test)
+        return test
+
     @given(page=st.sampled_from(pages), parameters=PARAMETERS)
+    @given_found
     @settings(
         max_examples=150,
         derandomize=True,
@@ -229,8 +238,14 @@ def _fuzz(client, pages):
 
 
 def test_fuzzed_portal_queries_never_answer_5xx(customer_client, ticket):
-    _fuzz(customer_client, _portal_pages(ticket))
+    _fuzz(customer_client, _portal_pages(ticket), found=[("/portal/", [("q", "\x00")])])
 
 
 def test_fuzzed_console_queries_never_answer_5xx(agent_client, ticket):
-    _fuzz(agent_client, _console_pages(ticket))
+    tickets = reverse("admin:tickets_ticket_changelist")
+    found = [
+        (tickets, [("severity__exact", "\x00")]),
+        (tickets, [("assignee", "²")]),
+        (tickets, [("assignee", "9" * 30)]),
+    ]
+    _fuzz(agent_client, _console_pages(ticket), found=found)
