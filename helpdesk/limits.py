@@ -5,13 +5,16 @@ the per-file limit, plus the form's text) is answered 413 at once: nothing reads
 neither receives nor spools it. The API answers JSON naming the limit; pages answer a short page.
 
 Below that limit each file is still counted while it is read and refused past ATTACHMENT_MAX_BYTES
-(`tickets.attachments`). A body sent without a Content-Length (chunked) declares no size; Django reads
+(`tickets.attachments`). The fields beside the files, and a JSON body, are held in memory: past
+DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB) the API answers 413 naming that limit (`body_refused`, and the API's
+JSON parser). A body sent without a Content-Length (chunked) declares no size; Django reads
 no body it was not told the length of, so such a request carries no files at all.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
@@ -74,3 +77,21 @@ def _too_large(request: HttpRequest, length: int) -> HttpResponse:
         },
     )
     return HttpResponse(page, status=413)
+
+
+def memory_limit_detail() -> dict:
+    """The API's 413 body for a JSON body or form fields over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return {
+        "detail": f"The request body is larger than the {limit:,} bytes the API reads as JSON or form "
+        f"fields; send files as multipart uploads.",
+        "max_body_bytes": limit,
+    }
+
+
+def body_refused(exc: Exception) -> JsonResponse:
+    """The API's answer when Django refuses to read a body (RequestDataTooBig and the field- and
+    file-count limits, SuspiciousOperation subclasses that Django would answer with its HTML 400)."""
+    if isinstance(exc, RequestDataTooBig):
+        return JsonResponse(memory_limit_detail(), status=413)
+    return JsonResponse({"detail": str(exc)}, status=400)

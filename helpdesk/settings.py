@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads a body: an oversize request is answered 413 from its headers.
     "helpdesk.limits.RequestSizeLimitMiddleware",
+    # Before anything uses a parameter: a NUL or a lone surrogate in one answers 400 naming it.
+    "helpdesk.parameters.ParameterTextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -392,6 +394,12 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON with a size, a nesting and a number-range limit (tickets/api/parsers.py); forms as DRF's.
+    "DEFAULT_PARSER_CLASSES": [
+        "tickets.api.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -400,6 +408,8 @@ REST_FRAMEWORK = {
 }
 # Days an API token works after it was issued (0: until revoked). Applies to existing tokens too.
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=0)
+# How deeply arrays and objects may nest in a JSON body (ours nest three levels); deeper answers 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # How long a successful request's Idempotency-Key is remembered (replayed); the daily housekeeping
 # forgets older ones, and a retry after that runs afresh.
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)

@@ -4,7 +4,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from helpdesk.health import healthz
 from tickets.admin.dashboard import dashboard_view
@@ -20,7 +20,9 @@ urlpatterns = [
     path("support/", include("portal.public_urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves the viewer's start-up script as a file (`?script`), so the page runs under a
+    # policy without inline scripts (portal/middleware.py).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tickets.urls")),
     path("healthz", healthz, name="healthz"),
     path("", RedirectView.as_view(pattern_name="portal:tickets", permanent=False)),

@@ -124,7 +124,9 @@ def test_filter_assignee(as_user, agent, other_agent, requester):
     assert refs(client.get("/api/v1/tickets/?assignee=me")) == [mine.reference]
     assert refs(client.get(f"/api/v1/tickets/?assignee={other_agent.pk}")) == [theirs.reference]
     assert refs(client.get("/api/v1/tickets/?assignee=none")) == [nobodys.reference]
-    assert refs(client.get("/api/v1/tickets/?assignee=somebody")) == []
+    # Not an id, `me` or `none`: a 400 naming the parameter (it was an empty page, hiding the mistake).
+    response = client.get("/api/v1/tickets/?assignee=somebody")
+    assert response.status_code == 400 and list(response.json()) == ["assignee"]
 
 
 def test_filter_channel(as_user, agent, requester):

@@ -11,8 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from rest_framework.test import APIClient
 
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, TicketFactory
 from tickets.attachments import (
     ALLOWED_TYPES,
     CHUNK_SIZE,
@@ -22,8 +23,8 @@ from tickets.attachments import (
     clean_file_name,
     sniff_content_type,
 )
-from tickets.models import Attachment
-from tickets.services import ticket_add_note, ticket_create, ticket_reply
+from tickets.models import Attachment, Status
+from tickets.services import attachment_add, ticket_add_note, ticket_create, ticket_reply
 
 # --- Sample files ----------------------------------------------------------------------------------
 
@@ -502,3 +503,47 @@ def test_a_file_missing_from_storage_is_404(client, requester):
     Path(attachment.file.path).unlink()
     assert download(client, requester, attachment).status_code == 404
     assert Attachment.objects.filter(pk=attachment.pk).exists()
+
+
+# --- A closed ticket takes no files ------------------------------------------------------------------
+
+
+@pytest.fixture
+def closed_ticket(requester):
+    return TicketFactory(requester=requester, status=Status.CLOSED)
+
+
+@pytest.mark.parametrize("who", ["requester", "agent"])
+def test_a_closed_ticket_takes_no_files_from_anyone(closed_ticket, request, who):
+    with pytest.raises(ValidationError) as exc_info:
+        attachment_add(
+            ticket=closed_ticket,
+            uploaded_by=request.getfixturevalue(who),
+            upload=SimpleUploadedFile("a.png", PNG),
+        )
+
+    assert "closed" in exc_info.value.message_dict["attachments"][0]
+    assert not Attachment.objects.filter(ticket=closed_ticket).exists()
+
+
+def test_the_api_refuses_an_upload_to_a_closed_ticket_as_it_refuses_a_reply(closed_ticket, requester):
+    client = APIClient()
+    client.force_authenticate(requester)
+    url = f"/api/v1/tickets/{closed_ticket.reference}/"
+
+    upload = client.post(url + "attachments/", {"file": SimpleUploadedFile("a.png", PNG)}, format="multipart")
+    reply = client.post(url + "messages/", {"body": "One more thing"}, format="json")
+
+    assert (upload.status_code, reply.status_code) == (400, 400)
+    assert "closed" in upload.json()["file"][0]
+    assert "closed" in reply.json()["body"][0]
+    assert not Attachment.objects.filter(ticket=closed_ticket).exists()
+
+
+def test_an_agents_note_on_a_closed_ticket_keeps_its_files(closed_ticket, agent):
+    # Notes are the agents' own record and a closed ticket still takes them; their files belong to them.
+    ticket_add_note(
+        ticket=closed_ticket, author=agent, body="Post-mortem", attachments=[SimpleUploadedFile("a.png", PNG)]
+    )
+
+    assert Attachment.objects.filter(ticket=closed_ticket).count() == 1

@@ -1,12 +1,17 @@
 """List filters of the agent console."""
 
+import re
+
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from sla.models import ClockState, TicketClock
 from tickets.models import OPEN_STATUSES, Severity, Status, Ticket
+
+_AGENT_ID = re.compile(r"[0-9]{1,18}")
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -27,8 +32,12 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee=request.user)
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value and value.isdigit():
+        # ASCII digits only (isdigit() takes "²", which int() refuses), as many as a bigint holds
+        # (SQLite cannot even be asked about a larger number).
+        if value and _AGENT_ID.fullmatch(value):
             return queryset.filter(assignee_id=int(value))
+        if value:
+            raise IncorrectLookupParameters(f"No agent has the id {value!r}.")
         return queryset
 
 

@@ -10,9 +10,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Prefetch
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -207,9 +207,12 @@ class TicketAdmin(admin.ModelAdmin):
     # --- the ticket page --------------------------------------------------------------------------
 
     def get_urls(self):
+        # Ticket ids are integers: the converter keeps `abc` from the views, which turned it into a query
+        # (a ValueError, a 500); the pattern after them answers such an address 404, rather than the
+        # admin's catch-all redirecting it to a change page.
         return [
             path(
-                "<path:object_id>/reply/",
+                "<int:object_id>/reply/",
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
             ),
@@ -217,10 +220,11 @@ class TicketAdmin(admin.ModelAdmin):
                 "take-next/", self.admin_site.admin_view(self.take_next_view), name="tickets_ticket_take_next"
             ),
             path(
-                "<path:object_id>/messages/",
+                "<int:object_id>/messages/",
                 self.admin_site.admin_view(self.messages_view),
                 name="tickets_ticket_messages",
             ),
+            re_path(r"^[^/]+/(?:reply|messages)/$", self.admin_site.admin_view(_no_such_ticket)),
             *super().get_urls(),
         ]
 
@@ -431,6 +435,10 @@ def _candidates_from(formsets) -> list[dict] | None:
                 if f.cleaned_data and not f.cleaned_data.get("DELETE")
             ]
     return None
+
+
+def _no_such_ticket(request, *args, **kwargs):
+    raise Http404("No such ticket.")
 
 
 def _draft_key(ticket_id: int) -> str:

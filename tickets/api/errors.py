@@ -1,10 +1,12 @@
-"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field; a database
-that cannot be used answers 503 `{"detail", "code": "database_unavailable"}` with Retry-After."""
+"""Errors as JSON: Django's ValidationError from the services becomes a 400 naming each field; a body
+Django refuses to read (too large, too many fields) a 413 or 400 `{"detail"}`; a database that cannot be
+used answers 503 `{"detail", "code": "database_unavailable"}` with Retry-After."""
 
 from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
@@ -18,6 +20,7 @@ from helpdesk.errors import (
     database_unavailable,
     unavailable_response,
 )
+from helpdesk.limits import body_refused
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +30,10 @@ def exception_handler(exc, context):
         # Always JSON: the browsable API's page would ask the database for the user again.
         logger.warning("Database unavailable; %s answered 503: %s", context["request"].path, _first_line(exc))
         return unavailable_response(context["request"])
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django refused to read the body (DRF reads a JSON body before its parser sees it): JSON naming
+        # the limit, not Django's HTML 400.
+        return body_refused(exc)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = ValidationError(detail)
@@ -76,7 +83,9 @@ class FieldErrorsScheme(OpenApiSerializerExtension):
         return _FIELD_ERRORS
 
 
-BAD_REQUEST = OpenApiResponse(FieldErrors, description="Invalid input: each bad field with its messages.")
+BAD_REQUEST = OpenApiResponse(
+    FieldErrors, description="Invalid input: each bad field or parameter with its messages."
+)
 UNAUTHORIZED = OpenApiResponse(_Detail, description="No or invalid credentials.")
 FORBIDDEN = OpenApiResponse(_Detail, description="Not allowed for this user or token.")
 NOT_FOUND = OpenApiResponse(_Detail, description="No such object or page, or not visible to you.")
@@ -92,6 +101,9 @@ UNAVAILABLE = OpenApiResponse(
 )
 
 COMMON = {
+    # Any request may carry a parameter the API refuses before any view sees it (a NUL, see
+    # helpdesk/parameters.py): every operation can answer 400.
+    status.HTTP_400_BAD_REQUEST: BAD_REQUEST,
     status.HTTP_401_UNAUTHORIZED: UNAUTHORIZED,
     status.HTTP_403_FORBIDDEN: FORBIDDEN,
     status.HTTP_429_TOO_MANY_REQUESTS: THROTTLED,
@@ -102,10 +114,11 @@ COMMON = {
 def responses(
     ok: dict, *, bad_request: bool = False, not_found: bool = False, idempotent: bool = False
 ) -> dict:
-    """The documented responses of an operation: its success bodies plus the errors it can answer."""
+    """The documented responses of an operation: its success bodies plus the errors it can answer.
+
+    `bad_request` says that the operation's own input is validated; the 400 is documented either way (see
+    COMMON)."""
     result = {**ok, **COMMON}
-    if bad_request:
-        result[status.HTTP_400_BAD_REQUEST] = BAD_REQUEST
     if not_found:
         result[status.HTTP_404_NOT_FOUND] = NOT_FOUND
     if idempotent:

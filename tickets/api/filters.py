@@ -1,12 +1,52 @@
-"""Ticket filters for the API (django-filter)."""
+"""Ticket filters for the API (django-filter).
+
+A parameter that cannot be read answers 400 naming it (django-filter's form errors, through DRF), never a
+500 from deeper down: ids are ASCII digits only (`int()` refuses `²`, which `str.isdigit()` accepts), and a
+time is turned into UTC while it is checked (PostgreSQL refuses offsets past ±15:59, and an offset can push
+9999-12-31 past the last instant Python can hold).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django.core.validators import RegexValidator
 from django.db.models import Exists, OuterRef, Q
+from django_filters.fields import IsoDateTimeField
 
 from sla.models import ClockState, TicketClock
 from tickets.models import Candidate, Channel, Organization, Severity, Status, Ticket, parse_reference
+
+#: An agent's id as the database can hold it (bigint: at most 19 digits), `me` or `none`.
+ASSIGNEE = RegexValidator(
+    r"\A(?:me|none|[0-9]{1,18})\Z", "Use an agent's id (digits), `me`, or `none`.", code="invalid"
+)
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time in ASCII, with or without an offset, returned in UTC; out of range is invalid."""
+
+    default_error_messages = {
+        "out_of_range": "This time is out of range once turned into UTC.",
+        "not_ascii": "Write the time in ASCII digits (ISO 8601, e.g. 2026-11-26T17:05:00Z).",
+    }
+
+    def to_python(self, value):
+        if isinstance(value, str) and not value.isascii():
+            raise forms.ValidationError(self.error_messages["not_ascii"], code="not_ascii")
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError(self.error_messages["out_of_range"], code="out_of_range") from exc
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -21,11 +61,13 @@ class TicketFilter(django_filters.FilterSet):
     channel = django_filters.MultipleChoiceFilter(choices=Channel.choices, distinct=False)
     organization = django_filters.ModelChoiceFilter(queryset=Organization.objects.all())
     assignee = django_filters.CharFilter(
-        method="filter_assignee", help_text="An agent's id, `me`, or `none` for unassigned tickets."
+        method="filter_assignee",
+        validators=[ASSIGNEE],
+        help_text="An agent's id, `me`, or `none` for unassigned tickets.",
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    due_before = django_filters.IsoDateTimeFilter(
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    due_before = UtcDateTimeFilter(
         field_name="sla_due_at",
         lookup_expr="lte",
         help_text="Tickets whose nearest SLA due time is at or before this.",
@@ -48,9 +90,7 @@ class TicketFilter(django_filters.FilterSet):
             return queryset.filter(assignee__isnull=True)
         if value == "me":
             return queryset.filter(assignee=self.request.user)
-        if value.isdigit():
-            return queryset.filter(assignee_id=int(value))
-        return queryset.none()
+        return queryset.filter(assignee_id=int(value))  # digits only: the field's validator
 
     def filter_sla_state(self, queryset, name, value):
         clocks = TicketClock.objects.filter(ticket=OuterRef("pk"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -27,7 +28,7 @@ from rest_framework.decorators import (
     permission_classes,
     throttle_classes,
 )
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -109,12 +110,31 @@ class TicketPagination(PageSizePagination):
 
 
 class ExportPagination(CursorPagination):
-    """Stable cursor pages for full exports: new tickets never shift a page."""
+    """Stable cursor pages for full exports: new tickets never shift a page.
+
+    A cursor that is not one of ours answers 400 on `cursor`. DRF answers 404 when it cannot decode one,
+    and passes on the position unchecked: `p=abc` reached the query as a ticket id and failed there (500).
+    """
 
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "pk"
+    invalid_cursor_message = "This is not a cursor from a page of this export; start from the first page."
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
+        # The position is a ticket id (ordering by pk): ASCII digits that fit a bigint.
+        position = cursor.position if cursor is not None else None
+        if position is not None and not _CURSOR_POSITION.fullmatch(position):
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
+        return cursor
+
+
+_CURSOR_POSITION = re.compile(r"[0-9]{1,18}")
 
 
 class PaginatedGetSchema(AutoSchema):

@@ -112,6 +112,9 @@ def attachment_add(
 ) -> Attachment:
     """Check an uploaded file (size, sniffed type) unless already checked, and keep it on the ticket.
 
+    A file of its own (no `message`) is refused on a closed ticket, as a reply is: a closed ticket takes
+    nothing more. A file that belongs to a message follows that message's rules (its service checked them).
+
     Raises ValidationError on `attachments` with a message for the person who uploaded it.
     """
     at = at or timezone.now()
@@ -119,6 +122,9 @@ def attachment_add(
         raise PermissionDenied("You cannot add files to this ticket.")
     (checked,) = check_uploads([upload])
     with checked.content, transaction.atomic():
+        if message is None:
+            # Under the ticket's lock, as a reply checks: a ticket closed meanwhile is seen closed.
+            _check_open_for_files(ticket_lock(ticket.pk))
         attachment = Attachment(
             ticket=ticket,
             message=message,
@@ -151,6 +157,13 @@ def _clean_body(body: str) -> str:
     if not body:
         raise ValidationError({"body": "Write a message."})
     return body
+
+
+def _check_open_for_files(ticket: Ticket) -> None:
+    if ticket.status == Status.CLOSED:
+        raise ValidationError(
+            {"attachments": f"{ticket.reference} is closed; please open a new ticket to send files."}
+        )
 
 
 def _check_open_for_messages(ticket: Ticket) -> None:
