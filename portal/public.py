@@ -9,10 +9,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from sla import ical
-from sla.calendars import chart
+from sla.calendars import chart, policy
 from sla.models import BusinessCalendar, Clock
 from tickets.models import Severity
 from tickets.notifications import mail_domain
+from tickets.permissions import customer_membership
 
 
 def _target(minutes: int | None, clock: str) -> str:
@@ -29,8 +30,11 @@ def _target(minutes: int | None, clock: str) -> str:
 
 
 def response_targets(request):
+    """The default policy's chart; a signed-in customer sees their organization's own policy."""
+    membership = customer_membership(request.user)
+    plan = policy(membership.organization.sla_policy_id if membership is not None else None)
     rows = []
-    by_severity = chart()
+    by_severity = chart(plan.pk)
     for severity in Severity:
         row = by_severity.get(severity)
         if row is None:
@@ -46,8 +50,9 @@ def response_targets(request):
                 "resolution": _target(row.resolution_minutes, row.resolution_clock),
             }
         )
-    calendar = BusinessCalendar.objects.filter(is_default=True).prefetch_related("hours").first()
-    return render(request, "portal/response_targets.html", {"rows": rows, "calendar": calendar})
+    calendar = BusinessCalendar.objects.filter(pk=plan.calendar_id).prefetch_related("hours").first()
+    context = {"rows": rows, "calendar": calendar, "policy": plan, "own_policy": membership is not None}
+    return render(request, "portal/response_targets.html", context)
 
 
 def help_page(request):

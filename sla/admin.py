@@ -29,8 +29,10 @@ from sla.models import (
     EscalationDelivery,
     Holiday,
     ResponseTarget,
+    SlaPolicy,
 )
 from tickets.admin.integrations import show_secret_once
+from tickets.models import Severity
 
 #: An iCalendar file of days off is small; anything larger is not one.
 ICS_MAX_BYTES = 2 * 1024 * 1024
@@ -44,11 +46,71 @@ def _target(minutes: int | None, clock: str) -> str:
     return f"{amount} ({'24/7' if clock == '24x7' else 'business'})"
 
 
+class ResponseTargetInline(admin.TabularInline):
+    model = ResponseTarget
+    extra = 0
+    min_num = 5
+    max_num = 5
+    can_delete = False
+    fields = (
+        "severity",
+        "first_response_minutes",
+        "first_response_clock",
+        "update_minutes",
+        "update_clock",
+        "resolution_minutes",
+        "resolution_clock",
+        "warn_at_percent",
+        "definition",
+    )
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 30})}}
+
+    def get_formset(self, request, obj=None, **kwargs):
+        """A new policy starts as a copy of the default policy's chart, every row saved even if untouched
+        (a row left as copied is a choice too)."""
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None:
+            return formset
+        copied = [
+            {field: getattr(row, field) for field in self.fields}
+            for row in ResponseTarget.objects.filter(policy__is_default=True).order_by("severity")
+        ] or [{"severity": severity} for severity in Severity.values]
+
+        class CopyOfTheDefault(formset):
+            def __init__(self, *args, **kwargs):
+                kwargs.setdefault("initial", copied)
+                super().__init__(*args, **kwargs)
+                for form in self.forms:
+                    form.has_changed = lambda: True
+                    form.empty_permitted = False
+
+        return CopyOfTheDefault
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    """Support plans: each a chart (minutes; empty sets no target) and the calendar it counts on."""
+
+    list_display = ("name", "is_default", "calendar", "organization_count")
+    list_select_related = ("calendar",)
+    fields = ("name", "is_default", "calendar", "description")
+    inlines = [ResponseTargetInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(organization_total=Count("organizations"))
+
+    @admin.display(description="Organizations", ordering="organization_total")
+    def organization_count(self, policy: SlaPolicy) -> int:
+        return policy.organization_total
+
+
 @admin.register(ResponseTarget)
 class ResponseTargetAdmin(admin.ModelAdmin):
-    list_display = ("severity", "first_response", "update_cadence", "resolution", "warn_at_percent")
+    list_display = ("severity", "policy", "first_response", "update_cadence", "resolution", "warn_at_percent")
+    list_filter = ("policy",)
+    list_select_related = ("policy",)
     fieldsets = (
-        (None, {"fields": ("severity", "definition", "warn_at_percent")}),
+        (None, {"fields": ("policy", "severity", "definition", "warn_at_percent")}),
         ("First response (acknowledge)", {"fields": (("first_response_minutes", "first_response_clock"),)}),
         ("Update cadence", {"fields": (("update_minutes", "update_clock"),)}),
         ("Resolution (workaround)", {"fields": (("resolution_minutes", "resolution_clock"),)}),
@@ -67,10 +129,13 @@ class ResponseTargetAdmin(admin.ModelAdmin):
         return _target(row.resolution_minutes, row.resolution_clock)
 
     def get_readonly_fields(self, request, obj=None):
-        return ("severity",) if obj else ()
+        return ("policy", "severity") if obj else ()
+
+    def has_add_permission(self, request) -> bool:
+        return False  # rows come with their policy (one per severity, always)
 
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # the chart has one row per severity, always
+        return False  # a policy's chart has one row per severity, always
 
 
 class BusinessHoursInline(admin.TabularInline):

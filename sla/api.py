@@ -12,10 +12,11 @@ from rest_framework import mixins, serializers, viewsets
 
 from sla import holiday_rules
 from sla.calendars import HolidayRule, clear_cache
-from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget
+from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget, SlaPolicy
 from tickets.api.errors import responses
 from tickets.api.permissions import ChartPermissions
 from tickets.api.views import PageSizePagination
+from tickets.models import Severity
 
 
 class ResponseTargetSerializer(serializers.ModelSerializer):
@@ -38,6 +39,61 @@ class ResponseTargetSerializer(serializers.ModelSerializer):
             "update_minutes": {"min_value": 1},
             "resolution_minutes": {"min_value": 1},
         }
+
+
+class PolicyTargetSerializer(ResponseTargetSerializer):
+    """A row of a policy's chart; `severity` names the row."""
+
+    class Meta(ResponseTargetSerializer.Meta):
+        read_only_fields = ()
+        validators = []  # rows are checked together by the policy
+
+
+class SlaPolicySerializer(serializers.ModelSerializer):
+    targets = PolicyTargetSerializer(many=True, help_text="One row per severity, S1 to S5.")
+    calendar = serializers.PrimaryKeyRelatedField(queryset=BusinessCalendar.objects.all())
+
+    class Meta:
+        model = SlaPolicy
+        fields = ("id", "name", "is_default", "calendar", "description", "targets")
+
+    def validate_targets(self, rows):
+        severities = [row["severity"] for row in rows]
+        if sorted(severities) != sorted(Severity.values):
+            raise serializers.ValidationError(
+                "Give one row for each severity, S1 to S5 (a row may set no targets with null minutes)."
+            )
+        return rows
+
+    def validate_is_default(self, value):
+        if not value and self.instance is not None and self.instance.is_default:
+            raise serializers.ValidationError("Make another policy the default instead; one always is.")
+        if (
+            value
+            and SlaPolicy.objects.filter(is_default=True)
+            .exclude(pk=getattr(self.instance, "pk", None))
+            .exists()
+        ):
+            raise serializers.ValidationError("Another policy is the default; unset it first.")
+        return value
+
+    @transaction.atomic
+    def create(self, validated_data):
+        rows = validated_data.pop("targets")
+        policy = SlaPolicy.objects.create(**validated_data)
+        ResponseTarget.objects.bulk_create(ResponseTarget(policy=policy, **row) for row in rows)
+        clear_cache()
+        return policy
+
+    @transaction.atomic
+    def update(self, instance, validated_data):
+        rows = validated_data.pop("targets", None)
+        instance = super().update(instance, validated_data)
+        if rows is not None:
+            instance.targets.all().delete()
+            ResponseTarget.objects.bulk_create(ResponseTarget(policy=instance, **row) for row in rows)
+        clear_cache()
+        return instance
 
 
 @extend_schema_field(
@@ -186,9 +242,10 @@ def _crud_docs(serializer, *, filtered: bool = False, delete_refusable: bool = F
 class ResponseTargetViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet
 ):
-    """The chart: one row per severity (`/api/v1/response-targets/S2/`)."""
+    """The default policy's chart: one row per severity (`/api/v1/response-targets/S2/`). Other policies'
+    charts are under `/api/v1/sla-policies/`."""
 
-    queryset = ResponseTarget.objects.order_by("severity")
+    queryset = ResponseTarget.objects.filter(policy__is_default=True).order_by("severity")
     serializer_class = ResponseTargetSerializer
     permission_classes = [ChartPermissions]
     lookup_field = "severity"
@@ -211,6 +268,15 @@ class CalendarViewSet(viewsets.ModelViewSet):
                 {
                     "non_field_errors": [
                         "Business-hour targets count on this calendar: make another one the default first."
+                    ]
+                }
+            )
+        in_use = list(instance.policies.values_list("name", flat=True)[:5])
+        if in_use:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        f"SLA policies count on this calendar ({', '.join(in_use)}): give them another first."
                     ]
                 }
             )
@@ -273,3 +339,29 @@ class HolidayViewSet(viewsets.ModelViewSet):
         ]
         page = self.paginate_queryset(days)
         return self.get_paginated_response(HolidayListItemSerializer(page, many=True).data)
+
+
+@_crud_docs(SlaPolicySerializer, delete_refusable=True)
+class SlaPolicyViewSet(viewsets.ModelViewSet):
+    """Support plans: a chart per policy and the calendar it counts on. Organizations are put on one with
+    their `sla_policy`; tickets keep the policy of their organization at creation."""
+
+    queryset = SlaPolicy.objects.prefetch_related("targets").order_by("pk")
+    serializer_class = SlaPolicySerializer
+    permission_classes = [ChartPermissions]
+    pagination_class = PageSizePagination
+
+    def perform_destroy(self, instance):
+        if instance.is_default:
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        "Organizations without a policy count on this one: make another the default."
+                    ]
+                }
+            )
+        if instance.organizations.exists():
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Organizations are on this policy: move them to another one first."]}
+            )
+        instance.delete()

@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 
 from sla.business_time import Calendar
 from sla.holiday_rules import RuleSet, split_subdivision
-from sla.models import BusinessCalendar, BusinessHours, Clock, Holiday, ResponseTarget
+from sla.models import BusinessCalendar, BusinessHours, Clock, Holiday, ResponseTarget, SlaPolicy
 
 CACHE_SECONDS = 60
 
@@ -39,22 +39,76 @@ def clear_cache(**kwargs) -> None:
         _cache.clear()
 
 
-def chart() -> dict[str, ResponseTarget]:
-    """The response-target chart by severity."""
-    return _cached("chart", lambda: {row.severity: row for row in ResponseTarget.objects.all()})
+def policies() -> dict[int, SlaPolicy]:
+    """Every SLA policy by id."""
+    return _cached("policies", lambda: {row.pk: row for row in SlaPolicy.objects.all()})
 
 
-def response_target(severity: str) -> ResponseTarget | None:
-    return chart().get(severity)
+def default_policy() -> SlaPolicy:
+    """The policy of organizations that are not put on another (the default one, else the first)."""
+    rows = sorted(policies().values(), key=lambda row: (not row.is_default, row.pk))
+    if not rows:
+        raise SlaPolicy.DoesNotExist("No SLA policy is configured; tickets need one to count on.")
+    return rows[0]
+
+
+def policy(policy_id: int | None) -> SlaPolicy:
+    """The policy with this id; the default one for None (or a policy deleted since)."""
+    found = policies().get(policy_id) if policy_id is not None else None
+    return found if found is not None else default_policy()
+
+
+def _charts() -> dict[int, dict[str, ResponseTarget]]:
+    charts: dict[int, dict[str, ResponseTarget]] = {}
+    for row in ResponseTarget.objects.all():
+        charts.setdefault(row.policy_id, {})[row.severity] = row
+    return charts
+
+
+def chart(policy_id: int | None = None) -> dict[str, ResponseTarget]:
+    """A policy's response-target chart by severity (the default policy's without an id)."""
+    return _cached("charts", _charts).get(policy(policy_id).pk, {})
+
+
+def response_target(severity: str, policy_id: int | None = None) -> ResponseTarget | None:
+    return chart(policy_id).get(severity)
+
+
+def calendars() -> dict[int, Calendar]:
+    """Every business calendar by id, as the arithmetic sees it."""
+    return _cached("calendars", _load_calendars)
+
+
+def calendar(calendar_id: int | None = None) -> Calendar:
+    """The calendar with this id; without one (or one deleted since), the default policy's."""
+    found = calendars().get(calendar_id) if calendar_id is not None else None
+    return found if found is not None else default_calendar()
 
 
 def default_calendar() -> Calendar:
-    """The calendar business-hour targets count on (the default one, else the first)."""
+    """The calendar of the default policy (before any policy exists: the default calendar, else the first)."""
+    rows = policies()
+    if rows:
+        found = calendars().get(default_policy().calendar_id)
+        if found is not None:
+            return found
     return _cached("calendar", _load_default_calendar)
 
 
-def calendar_for(clock: str) -> Calendar:
-    return Calendar.always() if clock == Clock.ALWAYS else default_calendar()
+def calendar_for(clock: str, calendar_id: int | None = None) -> Calendar:
+    """What a clock counts on: every second for a 24x7 target, else the ticket's business calendar."""
+    return Calendar.always() if clock == Clock.ALWAYS else calendar(calendar_id)
+
+
+def _load_calendars() -> dict[int, Calendar]:
+    hours: dict[int, list] = {}
+    for row in BusinessHours.objects.all():
+        hours.setdefault(row.calendar_id, []).append((row.weekday, row.start, row.end))
+    return {
+        row.pk: Calendar(row.timezone, hours.get(row.pk, []), holiday_rule=HolidayRule.of(row))
+        for row in BusinessCalendar.objects.all()
+        if hours.get(row.pk)  # a calendar without hours counts nothing: the arithmetic refuses it
+    }
 
 
 def _load_default_calendar() -> Calendar:
@@ -107,6 +161,6 @@ class HolidayRule:
         return [(day, *days[day]) for day in sorted(days)]
 
 
-for _model in (ResponseTarget, BusinessCalendar, BusinessHours, Holiday):
+for _model in (SlaPolicy, ResponseTarget, BusinessCalendar, BusinessHours, Holiday):
     post_save.connect(clear_cache, sender=_model, dispatch_uid=f"sla-cache-{_model.__name__}-save")
     post_delete.connect(clear_cache, sender=_model, dispatch_uid=f"sla-cache-{_model.__name__}-delete")

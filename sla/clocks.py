@@ -99,6 +99,13 @@ def sla_severity_changed(ticket: Ticket, *, previous: str, at: datetime) -> None
     _refresh_due(ticket)
 
 
+def sla_policy_changed(ticket: Ticket, *, at: datetime) -> None:
+    """The ticket counts on another policy (and its calendar) from now on: re-target every metric from
+    the ticket's original start, keeping the time elapsed, as a severity change does. The caller has set
+    `ticket.sla_policy` and `ticket.sla_calendar` and saves them."""
+    sla_severity_changed(ticket, previous=ticket.severity, at=at)
+
+
 # --- the clock state machine --------------------------------------------------------------------------
 
 
@@ -192,7 +199,7 @@ def _schedule(clock: TicketClock) -> None:
     if clock.paused_at is not None:
         clock.due_at = clock.at_risk_at = None
         return
-    calendar = calendar_for(clock.clock)
+    calendar = calendar_for(clock.clock, clock.ticket.sla_calendar_id)
     target = timedelta(minutes=clock.target_minutes)
     pauses = clock.closed_pauses()
     clock.due_at = calendar.add(clock.started_at, target, pauses)
@@ -244,7 +251,8 @@ def _breach_if_overdue(clock: TicketClock, at: datetime) -> None:
         clock.breached_at = at
         escalate(ticket=clock.ticket, metric=clock.metric, level=Level.BREACH, cycle=clock.cycle, at=at)
     elif clock.state == ClockState.PAUSED and clock.paused_at is not None:
-        elapsed = calendar_for(clock.clock).between(clock.started_at, at, clock.all_pauses())
+        calendar = calendar_for(clock.clock, clock.ticket.sla_calendar_id)
+        elapsed = calendar.between(clock.started_at, at, clock.all_pauses())
         if elapsed >= timedelta(minutes=clock.target_minutes):
             clock.state = ClockState.BREACHED
             clock.breached_at = at
@@ -261,12 +269,12 @@ def _clocks(ticket: Ticket) -> dict[str, TicketClock]:
 
 
 def _target(ticket: Ticket, metric: str) -> tuple[timedelta, str] | None:
-    row = response_target(ticket.severity)
+    row = response_target(ticket.severity, ticket.sla_policy_id)
     return None if row is None else row.target(metric)
 
 
 def _warn_at(ticket: Ticket) -> int:
-    row = response_target(ticket.severity)
+    row = response_target(ticket.severity, ticket.sla_policy_id)
     return row.warn_at_percent if row is not None else 75
 
 

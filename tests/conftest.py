@@ -98,13 +98,11 @@ def shipped_defaults(transactional_db):
     from django.apps import apps
 
     from sla.calendars import clear_cache
+    from sla.defaults import ensure_shipped_defaults
     from tickets.agents import ensure_agents_group
 
-    defaults = importlib.import_module("sla.migrations.0002_shipped_defaults")
-    defaults.ship_defaults(apps, None)
-    by_rule = importlib.import_module("sla.migrations.0004_default_calendar_by_rule")
-    by_rule.default_calendar_by_rule(apps, None)
-    defaults.schedule_sweep(apps, None)
+    ensure_shipped_defaults()
+    importlib.import_module("sla.migrations.0002_shipped_defaults").schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0007_webhook_outbox").schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0008_housekeeping_schedule").schedule_housekeeping(apps, None)
     ensure_agents_group()

@@ -1,6 +1,6 @@
 """The SLA's models: the chart and calendars, per-ticket clocks, escalations and their deliveries."""
 
-from .chart import BusinessCalendar, BusinessHours, Clock, Holiday, Metric, ResponseTarget
+from .chart import BusinessCalendar, BusinessHours, Clock, Holiday, Metric, ResponseTarget, SlaPolicy
 from .clocks import ClockState, TicketClock
 from .escalations import (
     ContactKind,
@@ -25,5 +25,6 @@ __all__ = [
     "Level",
     "Metric",
     "ResponseTarget",
+    "SlaPolicy",
     "TicketClock",
 ]

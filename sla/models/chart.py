@@ -22,10 +22,44 @@ class Metric(models.TextChoices):
     RESOLUTION = "resolution", "Resolution (workaround)"
 
 
-class ResponseTarget(models.Model):
-    """One row of the chart: the targets for one severity. A null number of minutes sets no target."""
+class SlaPolicy(models.Model):
+    """A support plan: a response-target chart (one row per severity) counted on a business calendar.
 
-    severity = models.CharField(max_length=2, choices=Severity.choices, unique=True)
+    Organizations are put on a policy (none: the default one, `Standard` as shipped). A ticket keeps the
+    policy and calendar of its organization at creation; moving an organization to another policy applies
+    to its new tickets, and to its open ones only when staff re-target them."""
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(
+        default=False, help_text="The policy of every organization that is not put on another one."
+    )
+    calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        on_delete=models.PROTECT,
+        related_name="policies",
+        help_text="The calendar its business-hour targets count on.",
+    )
+    description = models.TextField(blank=True, help_text="What the plan offers, shown to its customers.")
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_policy"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResponseTarget(models.Model):
+    """One row of a policy's chart: the targets for one severity. A null number of minutes sets no target."""
+
+    policy = models.ForeignKey(SlaPolicy, on_delete=models.CASCADE, related_name="targets")
+    severity = models.CharField(max_length=2, choices=Severity.choices)
     first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
     first_response_clock = models.CharField(max_length=8, choices=Clock.choices, default=Clock.BUSINESS)
     update_minutes = models.PositiveIntegerField("update cadence minutes", null=True, blank=True)
@@ -40,8 +74,9 @@ class ResponseTarget(models.Model):
     definition = models.TextField(help_text="What this severity means, shown to customers.")
 
     class Meta:
-        ordering = ["severity"]
+        ordering = ["policy", "severity"]
         constraints = [
+            models.UniqueConstraint(fields=["policy", "severity"], name="one_target_per_policy_severity"),
             models.CheckConstraint(
                 condition=Q(warn_at_percent__gte=1, warn_at_percent__lte=99), name="target_warn_range"
             ),

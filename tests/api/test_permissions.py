@@ -21,7 +21,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from sla.models import BusinessCalendar, BusinessHours, Holiday
+from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget, SlaPolicy
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import services
 from tickets.models import Attachment, Message
@@ -82,6 +82,12 @@ MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
     ("PATCH",  "/api/v1/holidays/{holiday}/",              "rename",      (401, 403, 403, 403, 200, 403)),
     ("PUT",    "/api/v1/holidays/{holiday}/",              "holiday",     (401, 403, 403, 403, 200, 403)),
     ("DELETE", "/api/v1/holidays/{holiday}/",              "",            (401, 403, 403, 403, 204, 403)),
+    ("GET",    "/api/v1/sla-policies/",                    "",            (401, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/sla-policies/",                    "policy",      (401, 403, 403, 403, 201, 403)),
+    ("GET",    "/api/v1/sla-policies/{policy}/",           "",            (401, 200, 200, 200, 200, 200)),
+    ("PATCH",  "/api/v1/sla-policies/{policy}/",           "rename",      (401, 403, 403, 403, 200, 403)),
+    ("PUT",    "/api/v1/sla-policies/{policy}/",           "policy",      (401, 403, 403, 403, 200, 403)),
+    ("DELETE", "/api/v1/sla-policies/{policy}/",           "",            (401, 403, 403, 403, 204, 403)),
     ("GET",    "/api/v1/organizations/",                   "",            (401, 403, 403, 200, 200, 200)),
     ("POST",   "/api/v1/organizations/",                   "organization", (401, 403, 403, 403, 201, 403)),
     ("GET",    "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 200, 200, 200)),
@@ -169,6 +175,22 @@ BODIES = {
         {"calendar": w.calendar.pk, "date": "2027-10-03", "name": "Unity Day"},
         "json",
     ),
+    "policy": lambda w, role: (
+        {
+            "name": "Enterprise",
+            "calendar": w.calendar.pk,
+            "targets": [
+                {
+                    "severity": f"S{level}",
+                    "first_response_minutes": 60 * level,
+                    "first_response_clock": "24x7" if level < 3 else "business",
+                    "definition": f"Level {level}.",
+                }
+                for level in range(1, 6)
+            ],
+        },
+        "json",
+    ),
     "organization": lambda w, role: ({"name": "Initech", "timezone": "Europe/London"}, "json"),
     "user": lambda w, role: (
         {
@@ -222,6 +244,7 @@ BODY_NOTES = {
     "calendar": "name, timezone, hours",
     "rename": '`{"name": ...}`',
     "holiday": "calendar, date, name",
+    "policy": "name, calendar, targets (S1–S5)",
     "organization": "name, timezone",
     "user": "username, email, password, organization, role",
     "user_elsewhere": "the same, in organization B",
@@ -302,6 +325,9 @@ def world(db):
     calendar = BusinessCalendar.objects.create(name="Support EU", timezone="Europe/Dublin")
     BusinessHours.objects.create(calendar=calendar, weekday=0, start="09:00", end="17:00")
     holiday = Holiday.objects.create(calendar=calendar, date="2027-03-17", name="St Patrick's Day")
+    # On the shipped calendar: the matrix deletes "Support EU", which a policy using it would keep.
+    policy = SlaPolicy.objects.create(name="Premium", calendar=BusinessCalendar.objects.get(is_default=True))
+    ResponseTarget.objects.create(policy=policy, severity="S2", first_response_minutes=60, definition="High")
     webhook = WebhookSubscription.objects.create(
         url="https://hooks.example.com/a", secret="x" * 20, events=["ticket.created"]
     )
@@ -338,6 +364,7 @@ def world(db):
         other_file=other_file,
         calendar=calendar,
         holiday=holiday,
+        policy=policy,
         webhook=webhook,
         agent_token=agent_token,
     )
@@ -361,6 +388,7 @@ def resolve_path(world, path: str) -> str:
         "other": world.other.reference,
         "calendar": world.calendar.pk,
         "holiday": world.holiday.pk,
+        "policy": world.policy.pk,
         "organization": world.org_a.pk,
         "other_organization": world.org_b.pk,
         "empty_organization": world.empty_org.pk,
@@ -396,7 +424,7 @@ def test_permission_matrix(world, role, method, path, body, expected):
 def _schema_path(path: str) -> str:
     path = re.sub(r"\{(own|colleague|other)\}", "{reference}", path)
     path = re.sub(
-        r"\{(calendar|holiday|organization|other_organization|empty_organization|user|other_user|webhook|agent_token)\}",
+        r"\{(calendar|holiday|policy|organization|other_organization|empty_organization|user|other_user|webhook|agent_token)\}",
         "{id}",
         path,
     )

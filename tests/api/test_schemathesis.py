@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from sla.models import BusinessCalendar, BusinessHours, Holiday
+from sla.models import BusinessCalendar, BusinessHours, Holiday, SlaPolicy
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import services
 from tickets.models.integrations import ApiToken, WebhookSubscription
@@ -139,6 +139,7 @@ def world(db):
         },
         "tickets": tickets[1].reference,
         "calendars": calendar.pk,
+        "sla-policies": SlaPolicy.objects.create(name="Premium", calendar=calendar).pk,
         "holidays": Holiday.objects.create(calendar=calendar, date="2027-03-17", name="St Patrick's Day").pk,
         "organizations": organization.pk,
         "users": requester.pk,

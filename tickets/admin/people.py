@@ -1,11 +1,12 @@
 """Organizations, their customers, and the customer side of the user admin."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 
 from tickets.models import Membership, Organization
+from tickets.services import organization_apply_sla_policy
 from tickets.services.people import user_email_check
 
 User = get_user_model()
@@ -21,10 +22,36 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "timezone", "created_at")
+    list_display = ("name", "timezone", "sla_policy", "created_at")
+    list_select_related = ("sla_policy",)
     search_fields = ("name",)
-    list_filter = ("timezone",)
+    list_filter = ("sla_policy", "timezone")
+    fields = ("name", "timezone", "sla_policy")
     inlines = [MembershipInline]
+    actions = ["apply_sla_policy"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "sla_policy" in form.changed_data:
+            self.message_user(
+                request,
+                f"New tickets of {obj} count on its new SLA policy. Its open tickets keep theirs until you "
+                "select it in the list and run “Re-target open tickets on the organization's SLA policy”.",
+                messages.INFO,
+            )
+
+    @admin.action(
+        description="Re-target open tickets on the organization's SLA policy", permissions=["change"]
+    )
+    def apply_sla_policy(self, request, queryset):
+        for organization in queryset.order_by("pk"):
+            changed = organization_apply_sla_policy(organization=organization, actor=request.user)
+            self.message_user(
+                request,
+                f"{organization}: {changed} open ticket{'s' if changed != 1 else ''} re-targeted on "
+                f"{organization.sla_policy or 'the default policy'} (time already elapsed kept).",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(Membership)

@@ -327,7 +327,22 @@ class EventSerializer(serializers.ModelSerializer):
 class OrganizationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Organization
-        fields = ("id", "name", "timezone")
+        fields = ("id", "name", "timezone", "sla_policy")
+        extra_kwargs = {
+            "sla_policy": {
+                "help_text": "The SLA policy (support plan) of its new tickets; null: the default."
+            }
+        }
+
+    def validate_sla_policy(self, value):
+        # A support plan is the provider's to sell: a token limited to the organization cannot change it.
+        request = self.context.get("request")
+        current = getattr(self.instance, "sla_policy", None)
+        if request is not None and token_organization_id(request) is not None and value != current:
+            raise serializers.ValidationError(
+                "A token limited to an organization cannot change its SLA policy."
+            )
+        return value
 
 
 class TokenOrganizationField(serializers.PrimaryKeyRelatedField):

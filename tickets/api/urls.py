@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from sla.api import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet
+from sla.api import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet, SlaPolicyViewSet
 from tickets.api import tokens, views
 from tickets.api.webhooks import WebhookSubscriptionViewSet
 
@@ -14,6 +14,7 @@ router.register("tickets", views.TicketViewSet, basename="ticket")
 router.register("response-targets", ResponseTargetViewSet, basename="response-target")
 router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("holidays", HolidayViewSet, basename="holiday")
+router.register("sla-policies", SlaPolicyViewSet, basename="sla-policy")
 router.register("organizations", views.OrganizationViewSet, basename="organization")
 router.register("users", views.UserViewSet, basename="user")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")

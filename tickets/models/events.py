@@ -16,6 +16,7 @@ class Event(models.Model):
         NOTE_ADDED = "note_added", "Internal note"
         ATTACHMENT_ADDED = "attachment_added", "Attachment added"
         INTAKE_UPDATED = "intake_updated", "Details updated"
+        SLA_POLICY_CHANGED = "sla_policy_changed", "SLA policy changed"
 
     #: Kinds a customer may see on their ticket's timeline (notes and assignments stay internal).
     PUBLIC_KINDS = (

@@ -17,6 +17,15 @@ class Organization(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default=DEFAULT_TIMEZONE)
+    sla_policy = models.ForeignKey(
+        "sla.SlaPolicy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organizations",
+        verbose_name="SLA policy",
+        help_text="The support plan of its new tickets; empty: the default policy.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -90,6 +90,19 @@ class Ticket(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     # The nearest due time among the ticket's running SLA clocks (kept by sla.clocks), for queue order.
     sla_due_at = models.DateTimeField("SLA due", null=True, blank=True, editable=False)
+    # The support plan and calendar its clocks count on: its organization's at creation (null: the
+    # default policy, and that policy's calendar), changed only by an explicit re-target.
+    sla_policy = models.ForeignKey(
+        "sla.SlaPolicy", on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    sla_calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
 
     # Who is affected, and how widely.

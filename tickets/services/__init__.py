@@ -5,6 +5,8 @@ from .macros import macro_apply, macro_render
 from .tickets import (
     EDITABLE_FIELDS,
     INTAKE_FIELDS,
+    organization_apply_sla_policy,
+    ticket_apply_sla_policy,
     ticket_assign,
     ticket_change_severity,
     ticket_change_status,
@@ -19,7 +21,9 @@ __all__ = [
     "attachment_add",
     "macro_apply",
     "macro_render",
+    "organization_apply_sla_policy",
     "ticket_add_note",
+    "ticket_apply_sla_policy",
     "ticket_assign",
     "ticket_change_severity",
     "ticket_change_status",

@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from sla.clocks import sla_severity_changed, sla_status_changed, sla_ticket_created
+from sla.calendars import policy as sla_policy
+from sla.clocks import sla_policy_changed, sla_severity_changed, sla_status_changed, sla_ticket_created
 from tickets import tasks, workflow
 from tickets.attachments import check_uploads
 from tickets.events import event_record
@@ -76,9 +77,13 @@ def ticket_create(
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This is not an intake field."))
 
+    # The organization's support plan and its calendar at creation: the clocks count on them for good.
+    plan = sla_policy(membership.organization.sla_policy_id)
     ticket = Ticket(
         requester=requester,
         organization_id=membership.organization_id,
+        sla_policy_id=plan.pk,
+        sla_calendar_id=plan.calendar_id,
         subject=single_line(subject),
         description=(description or "").strip(),
         severity=severity,
@@ -177,6 +182,48 @@ def ticket_change_severity(*, ticket: Ticket, actor, severity: str, at: datetime
         )
         sla_severity_changed(ticket, previous=previous, at=at)
     return ticket
+
+
+def ticket_apply_sla_policy(*, ticket: Ticket, actor, at: datetime | None = None) -> bool:
+    """Re-target a ticket that is not closed on its organization's current SLA policy and that policy's
+    calendar, keeping the time already elapsed (as a severity change does). False when it already counts
+    on them."""
+    at = at or timezone.now()
+    require_agent(actor, "re-target a ticket's SLA")
+    with transaction.atomic():
+        ticket = ticket_lock(ticket.pk)
+        _check_not_closed(ticket)
+        organization = ticket.organization
+        plan = sla_policy(organization.sla_policy_id)
+        if (ticket.sla_policy_id, ticket.sla_calendar_id) == (plan.pk, plan.calendar_id):
+            return False
+        previous = sla_policy(ticket.sla_policy_id).name if ticket.sla_policy_id else ""
+        ticket.sla_policy_id, ticket.sla_calendar_id = plan.pk, plan.calendar_id
+        ticket.updated_at = at
+        ticket.save(update_fields=["sla_policy", "sla_calendar", "updated_at"])
+        event_record(
+            ticket=ticket,
+            kind=Event.Kind.SLA_POLICY_CHANGED,
+            actor=actor,
+            at=at,
+            from_value=previous,
+            to_value=plan.name,
+        )
+        sla_policy_changed(ticket, at=at)
+    return True
+
+
+def organization_apply_sla_policy(*, organization, actor, at: datetime | None = None) -> int:
+    """Re-target every ticket of the organization that is not closed on its current SLA policy (staff ask
+    for it after moving the organization to another plan); how many changed. One transaction per ticket,
+    so a long backlog never holds all its rows locked at once."""
+    require_agent(actor, "re-target tickets' SLA")
+    changed = 0
+    for ticket in (
+        Ticket.objects.filter(organization=organization).exclude(status=Status.CLOSED).order_by("pk")
+    ):
+        changed += ticket_apply_sla_policy(ticket=ticket, actor=actor, at=at)
+    return changed
 
 
 def ticket_assign(*, ticket: Ticket, actor, assignee, at: datetime | None = None) -> Ticket:
