@@ -395,11 +395,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tickets.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # JSON with a size, a nesting and a number-range limit (tickets/api/parsers.py); forms as DRF's.
-    "DEFAULT_PARSER_CLASSES": [
-        "tickets.api.parsers.LimitedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON bodies (nested intake, hours, targets); views that take files or flat forms say so themselves.
+    "DEFAULT_PARSER_CLASSES": ["tickets.api.parsers.LimitedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

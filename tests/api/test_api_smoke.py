@@ -92,3 +92,24 @@ def test_other_organization_is_404(api, requester, outsider):
 def test_schema_and_docs(api, db):
     assert api.get("/api/schema/").status_code == 200
     assert api.get("/api/docs/").status_code == 200
+
+
+def test_the_openapi_document_validates_strictly(api, db):
+    """openapi-spec-validator, stricter than drf-spectacular's own check (which let a `format: email` with
+    a default of "" through); and writes take JSON only, which can carry their nested data (hours, targets,
+    the interview), except the uploads (multipart) and the token request (flat: JSON or a form)."""
+    from openapi_spec_validator import validate
+
+    document = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    validate(document)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("post", "put", "patch") or "requestBody" not in operation:
+                continue
+            types = set(operation["requestBody"]["content"])
+            if path.endswith("/attachments/"):
+                assert types == {"multipart/form-data"}, path
+            elif path == "/api/v1/auth/token/":
+                assert "application/json" in types, path
+            else:
+                assert types == {"application/json"}, (method, path, types)

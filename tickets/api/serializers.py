@@ -51,13 +51,14 @@ class SlaSerializer(serializers.Serializer):
 
 
 class CandidateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
-    email = serializers.EmailField(allow_blank=True, required=False, default="")
+    name = serializers.CharField(max_length=200, allow_blank=True, required=False)
+    # No `default`: an email format with a default of "" is invalid OpenAPI; the blank is filled below.
+    email = serializers.EmailField(allow_blank=True, required=False)
 
     def validate(self, data):
         if not data.get("name") and not data.get("email"):
             raise serializers.ValidationError("Give the candidate's name or email.")
-        return data
+        return {"name": "", "email": "", **data}
 
 
 class InterviewSerializer(serializers.Serializer):

@@ -25,6 +25,7 @@ from rest_framework.decorators import (
     action,
     api_view,
     authentication_classes,
+    parser_classes,
     permission_classes,
     throttle_classes,
 )
@@ -41,6 +42,7 @@ from tickets.api.authentication import token_organization_id
 from tickets.api.errors import FieldErrors, responses
 from tickets.api.filters import TicketFilter
 from tickets.api.idempotency import idempotent
+from tickets.api.parsers import LimitedJSONParser
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.throttling import ScopedRateThrottle
 from tickets.models import Attachment, Candidate, Channel, Event, Message, Organization, Ticket
@@ -435,6 +437,8 @@ class _service_errors:
 @authentication_classes([])
 @permission_classes([AllowAny])
 @throttle_classes([ScopedRateThrottle])
+# Two flat fields: a form post (curl -d, an HTML form) carries them as well as JSON does.
+@parser_classes([LimitedJSONParser, parsers.FormParser, parsers.MultiPartParser])
 def obtain_token(request):
     """Exchange a username and password for a new token (`Authorization: Token <token>`)."""
     data = _validated(s.TokenRequestSerializer, request.data)
