@@ -54,3 +54,32 @@ def test_the_default_calendar_moves_to_the_rule_and_keeps_what_was_added_by_hand
     back = migrate(BEFORE)
     assert back.get_model("sla", "Holiday").objects.filter(calendar_id=calendar.pk).count() == 37
     migrate(latest())  # the next tests need every migration
+
+
+def test_the_chart_becomes_the_standard_policy_and_open_tickets_record_it(shipped_defaults):
+    """sla 0005 and tickets 0011 on a database with tickets: the chart's rows move to `Standard` (the
+    default policy, on the default calendar), tickets not closed record it, clocks stay as they were."""
+    from sla.models import ResponseTarget, TicketClock
+    from tests.factories import CustomerFactory
+    from tickets.models import Status, Ticket
+    from tickets.services import ticket_create
+
+    customer = CustomerFactory()
+    open_ticket = ticket_create(requester=customer, subject="Open", description="d")
+    closed = ticket_create(requester=customer, subject="Closed", description="d")
+    Ticket.objects.filter(pk=closed.pk).update(status=Status.CLOSED)
+    clocks = sorted(TicketClock.objects.values_list("ticket_id", "metric", "due_at"))
+
+    migrate(
+        [("sla", "0004_default_calendar_by_rule"), ("tickets", "0010_customers_are_not_staff_emails_unique")]
+    )
+    new = migrate(latest())
+    policy = new.get_model("sla", "SlaPolicy").objects.get()
+    assert (policy.name, policy.is_default) == ("Standard", True)
+    assert policy.calendar.is_default
+    assert set(ResponseTarget.objects.values_list("policy_id", flat=True)) == {policy.pk}
+    assert ResponseTarget.objects.count() == 5
+    tickets = dict(Ticket.objects.values_list("pk", "sla_policy_id"))
+    assert tickets == {open_ticket.pk: policy.pk, closed.pk: None}
+    assert Ticket.objects.get(pk=open_ticket.pk).sla_calendar_id == policy.calendar_id
+    assert sorted(TicketClock.objects.values_list("ticket_id", "metric", "due_at")) == clocks
