@@ -99,6 +99,10 @@ class SlaPolicyAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(organization_total=Count("organizations"))
 
+    def get_changeform_initial_data(self, request):
+        default = SlaPolicy.objects.filter(is_default=True).values_list("calendar_id", flat=True).first()
+        return {"calendar": default, **super().get_changeform_initial_data(request)}
+
     @admin.display(description="Organizations", ordering="organization_total")
     def organization_count(self, policy: SlaPolicy) -> int:
         return policy.organization_total
@@ -183,6 +187,7 @@ class BusinessCalendarForm(forms.ModelForm):
 
 class ImportDaysOffForm(forms.Form):
     file = forms.FileField(
+        widget=forms.FileInput(attrs={"accept": ".ics,text/calendar"}),
         label="iCalendar file (.ics)",
         help_text="All-day events become days off set by hand; dates already set are left as they are.",
     )
@@ -216,11 +221,18 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
             return "Shown once the calendar is saved."
         today = timezone.localdate()
         rule = HolidayRule.of(row)
+        working = set(row.hours.values_list("weekday", flat=True))
+
+        def note(day, source: str) -> str:
+            if day.weekday() not in working:
+                return " (not a working day: changes nothing)"
+            return " (added by hand)" if source == "added" else ""
+
         lines = format_html_join(
             "",
             "<li>{} {}{}</li>",
             (
-                (f"{day:%a %d %b %Y}", name, " (added by hand)" if source == "added" else "")
+                (f"{day:%a %d %b %Y}", name, note(day, source))
                 for year in (today.year, today.year + 1)
                 for day, name, source, _pk in rule.days_off(year)
             ),

@@ -19,7 +19,7 @@ def chart_to_standard_policy(apps, schema_editor):
         defaults={
             "is_default": not SlaPolicy.objects.filter(is_default=True).exists(),
             "calendar": calendar,
-            "description": "Our response targets for every customer (see the chart).",
+            "description": "Counted in Pacific business hours; S1 around the clock.",
         },
     )
     ResponseTarget.objects.filter(policy__isnull=True).update(policy=policy)
