@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from portal.access import customer_required
 from portal.forms import ChatMessageForm
-from portal.selectors import current_chat, public_conversation
+from portal.selectors import current_chat
 from tickets import services
 from tickets.models import Channel, Severity
+from tickets.selectors import ticket_messages_after
 
 #: How many messages one poll returns at most (the panel asks again for the rest).
 MAX_MESSAGES = 100
@@ -49,17 +50,19 @@ def chat(request):
             return JsonResponse(
                 {"errors": exc.message_dict if hasattr(exc, "error_dict") else exc.messages}, status=400
             )
-        return JsonResponse(_state(ticket, after=after), status=201)
-    return JsonResponse(_state(current_chat(request.user), after=_after(request.GET.get("after"))))
+        return JsonResponse(_state(ticket, request.user, after=after), status=201)
+    return JsonResponse(
+        _state(current_chat(request.user), request.user, after=_after(request.GET.get("after")))
+    )
 
 
-def _state(ticket, *, after: int) -> dict:
+def _state(ticket, viewer, *, after: int) -> dict:
     if ticket is None:
         return {"ticket": None, "messages": []}
     lines = []
     if after < 0:  # the opening message is the ticket's description
         lines.append(_line(0, "customer", ticket.requester, ticket.description, ticket.created_at))
-    for message in public_conversation(ticket).filter(pk__gt=max(after, 0))[:MAX_MESSAGES]:
+    for message in ticket_messages_after(ticket, viewer=viewer, after=max(after, 0))[:MAX_MESSAGES]:
         lines.append(_line(message.pk, message.author_role, message.author, message.body, message.created_at))
     return {
         "ticket": {

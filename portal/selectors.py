@@ -1,11 +1,12 @@
-"""Reads for the portal: a customer's tickets, a ticket's public conversation and timeline."""
+"""Reads for the portal: a customer's tickets and their chat. A ticket's conversation, files and timeline
+come from `tickets.selectors`, which the console and the API share (one rule for what a customer sees)."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
 
 from sla.models import TicketClock
-from tickets.models import Attachment, Channel, Event, Message, Status, Ticket, parse_reference
+from tickets.models import Channel, Status, Ticket, parse_reference
 
 
 def customer_tickets(
@@ -43,25 +44,6 @@ def customer_ticket(user, reference: str) -> Ticket | None:
         .by_reference(reference)
         .select_related("organization", "requester")
         .first()
-    )
-
-
-def public_conversation(ticket: Ticket) -> QuerySet[Message]:
-    return (
-        Message.objects.filter(ticket=ticket, internal=False)
-        .select_related("author")
-        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("pk")))
-    )
-
-
-def ticket_files(ticket: Ticket) -> QuerySet[Attachment]:
-    """Files attached when the ticket was filed (not on any message)."""
-    return Attachment.objects.filter(ticket=ticket, message__isnull=True)
-
-
-def public_timeline(ticket: Ticket) -> QuerySet[Event]:
-    return Event.objects.filter(
-        ticket=ticket, kind__in=[Event.Kind.CREATED, Event.Kind.STATUS_CHANGED, Event.Kind.SEVERITY_CHANGED]
     )
 
 

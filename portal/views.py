@@ -17,8 +17,9 @@ from portal import selectors
 from portal.access import customer_required
 from portal.forms import PRODUCT_AREAS, CandidateFormSet, NewTicketForm, ReplyForm
 from sla.promises import promises
+from tickets import selectors as ticket_selectors
 from tickets import services
-from tickets.models import SEVERITY_DEFINITIONS, Channel, Severity, Status
+from tickets.models import SEVERITY_DEFINITIONS, Channel, Event, Severity, Status
 from tickets.services import INTAKE_FIELDS
 from tickets.workflow import allowed_statuses
 
@@ -167,9 +168,12 @@ def _render_ticket(request, ticket, reply_form, status: int = 200):
             "ticket": ticket,
             "severity_definition": SEVERITY_DEFINITIONS[Severity(ticket.severity)],
             "promises": promises(list(ticket.sla_clocks.all()), tz, status=ticket.status),
-            "conversation": selectors.public_conversation(ticket),
-            "files": selectors.ticket_files(ticket),
-            "timeline": selectors.public_timeline(ticket).select_related("actor"),
+            "conversation": ticket_selectors.ticket_conversation(ticket, viewer=request.user),
+            "files": ticket_selectors.ticket_files(ticket),
+            # The status box: the replies the customer may see are in the conversation beside it.
+            "timeline": ticket_selectors.ticket_timeline(ticket, viewer=request.user).exclude(
+                kind=Event.Kind.REPLIED
+            ),
             "candidates": ticket.candidates.all(),
             "reply_form": reply_form,
             "can_resolve": Status.RESOLVED in allowed,

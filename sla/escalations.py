@@ -43,6 +43,7 @@ from sla.models import (
     Level,
     TicketClock,
 )
+from tickets.permissions import is_agent
 
 logger = logging.getLogger(__name__)
 
@@ -211,13 +212,7 @@ def recipients(escalation: Escalation) -> list[tuple[str, str, str]]:
     (a deactivated or demoted account neither can act on it nor may read about the ticket)."""
     ticket = escalation.ticket
     assignee = ticket.assignee
-    if (
-        escalation.level == Level.AT_RISK
-        and assignee is not None
-        and assignee.email
-        and assignee.is_active
-        and assignee.is_staff
-    ):
+    if escalation.level == Level.AT_RISK and assignee is not None and assignee.email and is_agent(assignee):
         return [(f"user:{ticket.assignee_id}", ContactKind.EMAIL, assignee.email)]
     field = EscalationContact.level_field(escalation.level)
     contacts = EscalationContact.objects.filter(active=True, **{field: True})

@@ -127,7 +127,7 @@ def test_a_mail_delivered_twice_into_the_maildir_opens_one_ticket(jane, tmp_path
 def test_the_same_mail_handled_by_two_threads_at_once_opens_one_ticket(postgres, jane, monkeypatch):
     raw = mail("plain.eml")
     # Both threads get past the "seen before?" check before either records the mail.
-    meet_before(monkeypatch, email_in, "_decide", parties=2)
+    meet_before(monkeypatch, email_in, "decide", parties=2)
 
     results = in_threads(lambda: process(raw), lambda: process(raw))
 
@@ -142,7 +142,7 @@ def test_the_same_mail_handled_by_two_threads_at_once_opens_one_ticket(postgres,
 def test_the_same_reply_handled_by_two_threads_at_once_posts_one_message(postgres, jane, monkeypatch):
     ticket = process(mail("plain.eml")).ticket
     raw = mail("reply_subject.eml", ticket=ticket.pk)
-    meet_before(monkeypatch, email_in, "_decide", parties=2)
+    meet_before(monkeypatch, email_in, "decide", parties=2)
 
     results = in_threads(lambda: process(raw), lambda: process(raw))
 

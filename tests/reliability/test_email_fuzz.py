@@ -50,8 +50,9 @@ from tests.reliability.mail_generators import (
     generated_mails,
     mutated_fixtures,
 )
-from tickets.channels.email_in import DUPLICATE, PROCESSED, QUARANTINED, REJECTED, TOO_DEEP, process
+from tickets.channels.email_in import DUPLICATE, PROCESSED, QUARANTINED, REJECTED, process
 from tickets.channels.mail_sources import annotate
+from tickets.channels.mime import TOO_DEEP
 from tickets.channels.sender_auth import HELD
 from tickets.models import Attachment, Channel, InboundEmail, Message, Status, Ticket
 from tickets.services import ticket_change_status, ticket_create, ticket_reply

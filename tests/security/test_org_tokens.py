@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
+from tickets.channels.email_routing import find_user
 from tickets.models import Membership
 from tickets.models.integrations import ApiToken
 from tickets.services.people import customer_create, customer_update
@@ -183,14 +184,12 @@ def test_nor_give_one_of_its_people_that_address(org_token, requester, globex_ce
 
 
 def test_the_genuine_senders_mail_is_still_filed_as_theirs(org_token, organization, globex_ceo):
-    from tickets.channels.email_in import _find_user
-
     org_token.post(
         "/api/v1/users/",
         {"username": "impostor", "email": "ceo@globex.example", "organization": organization.pk},
         format="json",
     )
-    assert _find_user("ceo@globex.example") == (globex_ceo, True)
+    assert find_user("ceo@globex.example") == (globex_ceo, True)
 
 
 def test_the_services_and_the_database_refuse_a_taken_address(organization, globex_ceo):

@@ -25,16 +25,14 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from sla.models import Metric
 from tests.factories import AgentFactory, CustomerFactory, OrganizationFactory
-from tickets.channels import email_in
+from tickets.channels import email_in, email_routing, mime
 from tickets.channels.email_in import (
     DUPLICATE,
     PROCESSED,
     QUARANTINED,
     REJECTED,
     fetch_from,
-    html_to_text,
     process,
-    trim_quoted,
 )
 from tickets.channels.mail_sources import (
     QUARANTINE_HEADER,
@@ -173,51 +171,6 @@ def test_an_html_only_mail_is_sanitized_to_text(jane):
         assert leftover not in text
 
 
-def test_html_to_text_quotes_blockquotes_and_drops_markup():
-    html = (
-        "<div>Thanks!</div><div class='gmail_quote'>On Tue, Mar 3, 2026 Support wrote:<br>"
-        "<blockquote style='margin:0'>We restarted it.<br>"
-        "<blockquote>Original</blockquote></blockquote></div>"
-        "<style>.x{}</style><!-- comment --><p>&lt;b&gt;literal&lt;/b&gt;</p>"
-    )
-    assert html_to_text(html) == (
-        "Thanks!\n\nOn Tue, Mar 3, 2026 Support wrote:\n\n"
-        "> We restarted it.\n\n> > Original\n\n<b>literal</b>"
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        (
-            "Fixed, thanks.\n\nOn Tue, Mar 3, 2026 at 9:15 AM Support <s@x.com> wrote:\n> old\n> older",
-            "Fixed, thanks.",
-        ),
-        # Gmail wraps a long attribution line.
-        (
-            "Fixed.\n\nOn Tue, Mar 3, 2026 at 9:15 AM Acme Helpdesk <support@help.example.com>\n"
-            "wrote:\n> old",
-            "Fixed.",
-        ),
-        ("Fixed.\n\n-----Original Message-----\nFrom: Support\nSent: Monday\n\nold", "Fixed."),
-        (
-            "Fixed.\n\n________________________________\n"
-            "From: Support <s@x.com>\nSent: Monday\nTo: Jane\n\nold",
-            "Fixed.",
-        ),
-        ("Fixed.\n\nFrom: Support <s@x.com>\nDate: Monday\nSubject: x\n\nold", "Fixed."),
-        # Answers between quoted lines stay; only the trailing quote goes.
-        (
-            "> Which slot?\n3pm.\n> And the template?\nOnsite loop.\n>\n> Thanks\n",
-            "> Which slot?\n3pm.\n> And the template?\nOnsite loop.",
-        ),
-        ("From: the logs I see a 401.\nNothing else.", "From: the logs I see a 401.\nNothing else."),
-    ],
-)
-def test_quoted_history_is_trimmed(text, expected):
-    assert trim_quoted(text) == expected
-
-
 def test_undecodable_bytes_and_nul_characters_in_headers_do_not_stop_a_mail(jane):
     raw = mail("plain.eml")
     raw = raw.replace(b'"Jane Doe"', b"J\xe9r\xf4me \x00")
@@ -229,7 +182,7 @@ def test_undecodable_bytes_and_nul_characters_in_headers_do_not_stop_a_mail(jane
     assert result.status == PROCESSED
     assert result.ticket.subject == "Caf\ufffd invites are not being sent"
     # A Message-ID with a control character is no Message-ID: the bytes identify the mail.
-    assert result.message_id == email_in.synthetic_message_id(raw)
+    assert result.message_id == mime.synthetic_message_id(raw)
     assert process(raw).status == DUPLICATE
 
 
@@ -402,7 +355,7 @@ def test_a_mail_over_the_size_limit_is_quarantined_from_its_headers_alone(jane, 
     raw = mail("attachments.eml")
     settings.EMAIL_IN_MAX_BYTES = len(raw) - 1
     parsed = []
-    monkeypatch.setattr(email_in, "message_from_bytes", lambda *a, **k: parsed.append(a) or None)
+    monkeypatch.setattr(mime, "message_from_bytes", lambda *a, **k: parsed.append(a) or None)
 
     first, again = process(raw), process(raw)
 
@@ -469,7 +422,7 @@ def test_an_error_while_acting_quarantines_the_mail_and_the_next_one_still_works
     def broken(**kwargs):
         raise RuntimeError("storage is read-only")
 
-    monkeypatch.setattr(email_in, "ticket_create", broken)
+    monkeypatch.setattr(email_routing, "ticket_create", broken)
     failed = process(mail("plain.eml"))
     monkeypatch.undo()
     worked = process(mail("html_only.eml"))
@@ -480,7 +433,7 @@ def test_an_error_while_acting_quarantines_the_mail_and_the_next_one_still_works
 
 
 def test_a_quarantined_mail_may_be_processed_again_once_the_cause_is_fixed(jane, monkeypatch):
-    monkeypatch.setattr(email_in, "ticket_create", lambda **kwargs: 1 / 0)
+    monkeypatch.setattr(email_routing, "ticket_create", lambda **kwargs: 1 / 0)
     assert process(mail("plain.eml")).status == QUARANTINED
     monkeypatch.undo()
 

@@ -4,12 +4,12 @@ import re
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from sla.models import ClockState, TicketClock
 from tickets.models import OPEN_STATUSES, Severity, Status, Ticket
+from tickets.permissions import agents
 
 _AGENT_ID = re.compile(r"[0-9]{1,18}")
 
@@ -21,9 +21,9 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        agents = get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
         return [("me", "Assigned to me"), ("none", "Unassigned")] + [
-            (str(agent.pk), agent.get_full_name() or agent.get_username()) for agent in agents
+            (str(agent.pk), agent.get_full_name() or agent.get_username())
+            for agent in agents().order_by("username")
         ]
 
     def queryset(self, request, queryset):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path, reverse
@@ -17,10 +17,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from sla.display import clock_status, countdown_html, ticket_sla_html
-from tickets import services
+from tickets import selectors, services
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
-from tickets.models import Attachment, Candidate, Channel, Macro, Status, Ticket, parse_reference
+from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
 
 # The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …).
 SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
@@ -235,16 +235,12 @@ class TicketAdmin(admin.ModelAdmin):
             now = timezone.now()
             draft = request.session.pop(_draft_key(ticket.pk), {})
             extra_context.update(
-                conversation=(
-                    ticket.messages.select_related("author").prefetch_related(
-                        Prefetch("attachments", queryset=Attachment.objects.order_by("pk"))
-                    )
-                ),
-                ticket_files=ticket.attachments.filter(message__isnull=True),
-                audit_trail=ticket.events.select_related("actor"),
+                conversation=selectors.ticket_conversation(ticket, viewer=request.user),
+                ticket_files=selectors.ticket_files(ticket),
+                audit_trail=selectors.ticket_timeline(ticket, viewer=request.user),
                 sla_clocks=[
                     {"clock": clock, "status": clock_status(clock, now), "badge": countdown_html(clock, now)}
-                    for clock in ticket.sla_clocks.all()
+                    for clock in ticket.sla_clocks.all()  # prefetched by get_queryset
                 ],
                 reply_form=ReplyForm(initial=draft),
                 macro_texts={
@@ -253,15 +249,10 @@ class TicketAdmin(admin.ModelAdmin):
                         "internal": macro.internal,
                         "status": macro.set_status,
                     }
-                    for macro in Macro.objects.filter(active=True)
+                    for macro in selectors.active_macros()
                 },
-                requester_tickets=Ticket.objects.filter(requester_id=ticket.requester_id)
-                .exclude(pk=ticket.pk)
-                .order_by("-created_at")[:5],
-                organization_open=Ticket.objects.open()
-                .filter(organization_id=ticket.organization_id)
-                .exclude(pk=ticket.pk)
-                .in_queue_order()[:10],
+                requester_tickets=selectors.requester_tickets(ticket),
+                organization_open=selectors.organization_open_tickets(ticket),
                 reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
                 messages_url=reverse("admin:tickets_ticket_messages", args=[ticket.pk]),
             )
@@ -289,7 +280,7 @@ class TicketAdmin(admin.ModelAdmin):
             after = int(request.GET.get("after", "0"))
         except ValueError:
             after = 0
-        rows = ticket.messages.filter(pk__gt=after).select_related("author")[:100]
+        rows = selectors.ticket_messages_after(ticket, viewer=request.user, after=after)[:100]
         return JsonResponse(
             {
                 "status": ticket.get_status_display(),

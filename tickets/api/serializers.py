@@ -28,6 +28,7 @@ from tickets.models import (
     Status,
     Ticket,
 )
+from tickets.permissions import agents
 from tickets.services.people import user_email_check
 
 User = get_user_model()
@@ -252,9 +253,7 @@ class TicketUpdateSerializer(serializers.Serializer):
 
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(is_staff=True, is_active=True), required=False, allow_null=True
-    )
+    assignee = serializers.PrimaryKeyRelatedField(queryset=agents(), required=False, allow_null=True)
     subject = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False)
     affected_role = serializers.ChoiceField(choices=AffectedRole.choices, required=False, allow_blank=True)

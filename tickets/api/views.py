@@ -36,7 +36,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from sla.models import TicketClock
-from tickets import services
+from tickets import selectors, services
 from tickets.api import serializers as s
 from tickets.api.authentication import token_organization_id
 from tickets.api.errors import FieldErrors, responses
@@ -45,7 +45,7 @@ from tickets.api.idempotency import idempotent
 from tickets.api.parsers import LimitedJSONParser
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.throttling import ScopedRateThrottle
-from tickets.models import Attachment, Candidate, Channel, Event, Message, Organization, Ticket
+from tickets.models import Candidate, Channel, Message, Organization, Ticket
 from tickets.models.integrations import ApiToken
 from tickets.permissions import customer_membership, is_agent
 from tickets.services.people import customer_create, customer_update
@@ -296,10 +296,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ticket = self.get_object()
         if request.method == "POST":
             return idempotent(request, lambda: self._post_message(request, ticket))
-        messages = (
-            Message.objects.visible_to(request.user).filter(ticket=ticket).prefetch_related("attachments")
-        )
-        page = self.paginate_queryset(messages.order_by("created_at", "pk"))
+        page = self.paginate_queryset(selectors.ticket_conversation(ticket, viewer=request.user))
         return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
 
     def _post_message(self, request, ticket):
@@ -349,8 +346,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             except DjangoValidationError as exc:  # the service names `attachments`; the request says `file`
                 raise ValidationError({"file": exc.messages}) from exc
             return Response(s.AttachmentSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
-        files = Attachment.objects.visible_to(request.user).filter(ticket=ticket).order_by("pk")
-        page = self.paginate_queryset(files)
+        page = self.paginate_queryset(selectors.ticket_attachments(ticket, viewer=request.user))
         return self.get_paginated_response(s.AttachmentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -360,10 +356,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=PageSizePagination)
     def events(self, request, reference=None):
         ticket = self.get_object()
-        events = Event.objects.filter(ticket=ticket)
-        if not is_agent(request.user):
-            events = events.filter(kind__in=Event.PUBLIC_KINDS)
-        page = self.paginate_queryset(events.order_by("created_at", "pk"))
+        page = self.paginate_queryset(selectors.ticket_timeline(ticket, viewer=request.user))
         return self.get_paginated_response(s.EventSerializer(page, many=True).data)
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from tickets.permissions import is_agent
 from tickets.storage import attachment_storage, attachment_upload_to
 
 from .choices import Channel
@@ -18,7 +19,7 @@ class MessageQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> MessageQuerySet:
         """Agents see notes too; customers see the public messages of the tickets they may see."""
-        if user.is_authenticated and user.is_active and user.is_staff:
+        if is_agent(user):
             return self
         return self.public().filter(ticket__in=Ticket.objects.visible_to(user))
 
@@ -66,7 +67,7 @@ class Message(models.Model):
 class AttachmentQuerySet(models.QuerySet):
     def visible_to(self, user) -> AttachmentQuerySet:
         """Agents see all; customers see files on tickets they may see, except those on internal notes."""
-        if user.is_authenticated and user.is_active and user.is_staff:
+        if is_agent(user):
             return self
         return self.filter(ticket__in=Ticket.objects.visible_to(user)).exclude(message__internal=True)
 

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from tickets.permissions import AGENT_LOOKUP, is_agent
+
 from .choices import (
     OPEN_STATUSES,
     AffectedRole,
@@ -38,7 +40,7 @@ class TicketQuerySet(models.QuerySet):
         """Agents see every ticket; organization admins their organization's; requesters their own."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_staff:
+        if is_agent(user):
             return self
         membership = getattr(user, "membership", None)
         if membership is None:
@@ -82,7 +84,7 @@ class Ticket(models.Model):
         blank=True,
         related_name="assigned_tickets",
         db_index=False,
-        limit_choices_to={"is_staff": True, "is_active": True},
+        limit_choices_to=AGENT_LOOKUP,
     )
 
     created_at = models.DateTimeField()
