@@ -27,6 +27,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.services.people import user_email_check
+from tickets.timezones import timezone_choices
 
 User = get_user_model()
 
@@ -335,7 +336,14 @@ class EventSerializer(serializers.ModelSerializer):
 # --- provisioning ---------------------------------------------------------------------------------------
 
 
+def timezone_field() -> serializers.ChoiceField:
+    """A time zone from the list offered now (tickets/timezones.py; the model validates, not lists)."""
+    return serializers.ChoiceField(choices=timezone_choices(), required=False)
+
+
 class OrganizationSerializer(serializers.ModelSerializer):
+    timezone = timezone_field()
+
     class Meta:
         model = Organization
         fields = ("id", "name", "timezone", "sla_policy")
