@@ -6,11 +6,13 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.conf import settings
+from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from tickets import intake
 from tickets.forms import LinesField, MultipleFileField
-from tickets.models import SEVERITY_DEFINITIONS, AffectedRole, ImpactScope, Occurrence, Severity
+from tickets.models import SEVERITY_DEFINITIONS, Severity, Ticket
 
 PRODUCT_AREAS = [
     "Scheduling",
@@ -46,13 +48,61 @@ def attachments_help() -> str:
     )
 
 
-def _optional(choices) -> list[tuple[str, str]]:
-    return list(choices)
+def _intake_question(entry: intake.IntakeField) -> forms.Field:
+    """The portal's input for an intake field: its wording from the schema, its kind from the model field
+    (choices as radio buttons, a date and time in the browser's picker, a list one item per line)."""
+    model_field = Ticket._meta.get_field(entry.name)
+    if isinstance(model_field, models.DateTimeField):
+        return _local_datetime_field(entry.label, entry.help_text)
+    options = {"label": entry.label, "help_text": entry.help_text, "required": False}
+    attrs = _WIDGET_ATTRS.get(entry.name, {})
+    if model_field.choices:
+        return forms.ChoiceField(choices=model_field.choices, widget=forms.RadioSelect, **options)
+    if isinstance(model_field, models.JSONField):
+        return LinesField(**options)
+    if isinstance(model_field, models.TextField):
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3, **attrs}), **options)
+    return forms.CharField(max_length=model_field.max_length, widget=forms.TextInput(attrs=attrs), **options)
 
 
-class NewTicketForm(forms.Form):
+#: How some questions look on the portal (a list to pick the product section from, shorter text boxes).
+_WIDGET_ATTRS = {
+    "product_area": {"list": "product-areas"},
+    "error_message": {"rows": 2},
+    "interview_template_changes": {"rows": 2},
+}
+
+#: What a group's fieldset shows before its questions.
+_GROUP_LEAD = {
+    "what": ("description",),
+    "interview": (
+        HTML('<p class="form-text">Is the problem about specific interviews? Tell us about them.</p>'),
+        HTML("{% include 'portal/_candidates.html' %}"),
+    ),
+}
+
+
+def _rows(layout: tuple[tuple[str, ...], ...]) -> list:
+    """A schema group's rows: a field alone, or fields side by side in Bootstrap columns."""
+    return [
+        row[0]
+        if len(row) == 1
+        else Div(*(Div(name, css_class=f"col-md-{12 // len(row)}") for name in row), css_class="row")
+        for row in layout
+    ]
+
+
+#: The intake questions as the schema asks them (a base class, so that they are the form's own fields).
+IntakeQuestions = type(
+    "IntakeQuestions", (forms.Form,), {entry.name: _intake_question(entry) for entry in intake.FIELDS}
+)
+
+
+class NewTicketForm(IntakeQuestions):
     """The questions the support FAQ asks, grouped the same way: severity, who, what & where, when, why,
-    the interview context, and files."""
+    the interview context (from the intake schema), and files."""
+
+    field_order = ("severity", "subject", "description")
 
     severity = forms.ChoiceField(
         choices=[(s.value, f"{s.label} — {SEVERITY_DEFINITIONS[s]}") for s in Severity],
@@ -62,54 +112,11 @@ class NewTicketForm(forms.Form):
         "is unusable for critical functions or data is corrupted.",
     )
     subject = forms.CharField(max_length=200, help_text="One line: what is wrong, or what you would like.")
-    affected_role = forms.ChoiceField(
-        label="Who is affected?",
-        choices=_optional(AffectedRole.choices),
-        required=False,
-        widget=forms.RadioSelect,
-    )
-    impact_scope = forms.ChoiceField(
-        label="How widely?", choices=_optional(ImpactScope.choices), required=False, widget=forms.RadioSelect
-    )
     description = forms.CharField(
         label="What is happening, and where?",
         widget=forms.Textarea(attrs={"rows": 6}),
         help_text="Describe the problem and the steps that lead to it.",
     )
-    product_area = forms.CharField(
-        label="Which section of the product?",
-        max_length=120,
-        required=False,
-        widget=forms.TextInput(attrs={"list": "product-areas"}),
-    )
-    feature = forms.CharField(label="Which feature?", max_length=200, required=False)
-    error_message = forms.CharField(
-        label="Error message",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Copy it exactly, if you saw one.",
-    )
-    occurrence = forms.ChoiceField(
-        label="When?", choices=_optional(Occurrence.choices), required=False, widget=forms.RadioSelect
-    )
-    started_at = _local_datetime_field("Since when?", "In your organization's time zone.")
-    reason = forms.CharField(
-        label="Why would this help you?",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="For feature questions and requests: why you would like it, and how it would help.",
-    )
-    interview_position = forms.CharField(label="Position", max_length=200, required=False)
-    interview_template_name = forms.CharField(label="Interview template name", max_length=200, required=False)
-    interview_template_changes = forms.CharField(
-        label="Changes you made to the template",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Modifications to the panel events or interviewers, if any.",
-    )
-    interview_interviewers = LinesField(label="Interviewers", required=False, help_text="One per line.")
-    interview_starts_at = _local_datetime_field("Interviews from")
-    interview_ends_at = _local_datetime_field("Interviews until")
     attachments = MultipleFileField(
         label="Screenshots and files",
         required=False,
@@ -118,60 +125,16 @@ class NewTicketForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["attachments"].help_text = attachments_help()
-        for name in ("affected_role", "impact_scope", "occurrence"):
-            self.fields[name].choices = [choice for choice in self.fields[name].choices if choice[0]]
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
             Fieldset("How severe is it?", "severity"),
             Fieldset("What is it about?", "subject"),
-            Fieldset(
-                "Who",
-                Div(
-                    Div("affected_role", css_class="col-md-6"),
-                    Div("impact_scope", css_class="col-md-6"),
-                    css_class="row",
-                ),
-            ),
-            Fieldset(
-                "What and where",
-                "description",
-                Div(
-                    Div("product_area", css_class="col-md-6"),
-                    Div("feature", css_class="col-md-6"),
-                    css_class="row",
-                ),
-                "error_message",
-            ),
-            Fieldset(
-                "When",
-                Div(
-                    Div("occurrence", css_class="col-md-6"),
-                    Div("started_at", css_class="col-md-6"),
-                    css_class="row",
-                ),
-            ),
-            Fieldset("Why", "reason"),
-            Fieldset(
-                "Interview context",
-                HTML(
-                    '<p class="form-text">Is the problem about specific interviews? Tell us about them.</p>'
-                ),
-                HTML("{% include 'portal/_candidates.html' %}"),
-                Div(
-                    Div("interview_position", css_class="col-md-6"),
-                    Div("interview_template_name", css_class="col-md-6"),
-                    css_class="row",
-                ),
-                "interview_template_changes",
-                "interview_interviewers",
-                Div(
-                    Div("interview_starts_at", css_class="col-md-6"),
-                    Div("interview_ends_at", css_class="col-md-6"),
-                    css_class="row",
-                ),
-            ),
+            *[
+                Fieldset(group.customer_title, *_GROUP_LEAD.get(group.key, ()), *_rows(group.layout))
+                for group in intake.GROUPS
+            ],
             Fieldset("Screenshots and files", "attachments"),
         )
 

@@ -32,7 +32,9 @@ from sla.models import (
     SlaPolicy,
 )
 from tickets.admin.integrations import show_secret_once
+from tickets.forms import TimezoneField
 from tickets.models import Severity
+from tickets.timezones import timezone_label
 
 #: An iCalendar file of days off is small; anything larger is not one.
 ICS_MAX_BYTES = 2 * 1024 * 1024
@@ -155,6 +157,7 @@ class HolidayInline(admin.TabularInline):
 
 
 class BusinessCalendarForm(forms.ModelForm):
+    timezone = TimezoneField()
     holiday_extras = forms.MultipleChoiceField(
         choices=holiday_rules.EXTRA_CHOICES,
         required=False,
@@ -196,7 +199,7 @@ class ImportDaysOffForm(forms.Form):
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
     form = BusinessCalendarForm
-    list_display = ("name", "timezone", "is_default", "holiday_rule")
+    list_display = ("name", "timezone_name", "is_default", "holiday_rule")
     inlines = [BusinessHoursInline, HolidayInline]
     fieldsets = (
         (None, {"fields": ("name", "timezone", "is_default")}),
@@ -206,6 +209,10 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
         ),
     )
     readonly_fields = ("days_off",)
+
+    @admin.display(description="Timezone", ordering="timezone")
+    def timezone_name(self, row: BusinessCalendar) -> str:
+        return timezone_label(row.timezone)
 
     @admin.display(description="Holidays by rule")
     def holiday_rule(self, row: BusinessCalendar) -> str:

@@ -15,6 +15,7 @@ from sla.calendars import HolidayRule, clear_cache
 from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget, SlaPolicy
 from tickets.api.errors import responses
 from tickets.api.permissions import ChartPermissions
+from tickets.api.serializers import timezone_field
 from tickets.api.views import PageSizePagination
 from tickets.models import Severity
 
@@ -118,6 +119,7 @@ class HoursSerializer(serializers.Serializer):
 
 
 class CalendarSerializer(serializers.ModelSerializer):
+    timezone = timezone_field()
     hours = HoursSerializer(many=True)
     holiday_extras = serializers.ListField(
         child=serializers.ChoiceField(choices=holiday_rules.EXTRA_CHOICES),

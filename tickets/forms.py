@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from tickets.timezones import DEFAULT_TIMEZONE, timezone_choices
+
 
 class LinesField(forms.CharField):
     """A list of short strings edited as one per line (interviewers, for instance)."""
@@ -22,6 +24,15 @@ class LinesField(forms.CharField):
 
     def has_changed(self, initial, data) -> bool:
         return self.to_python(initial or []) != self.to_python(data or "")
+
+
+class TimezoneField(forms.ChoiceField):
+    """A time zone picked from the list offered now (computed when the form is built, not frozen in the
+    model: see tickets/timezones.py); Pacific time unless the form says otherwise, as the models do."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("initial", DEFAULT_TIMEZONE)
+        super().__init__(choices=timezone_choices, **kwargs)
 
 
 class MultipleFileInput(forms.ClearableFileInput):

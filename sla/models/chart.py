@@ -8,7 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from tickets.models import TIMEZONE_CHOICES, Severity
+from tickets.models import Severity
+from tickets.timezones import DEFAULT_TIMEZONE, validate_timezone
 
 
 class Clock(models.TextChoices):
@@ -107,7 +108,7 @@ class BusinessCalendar(models.Model):
     """When engineering works: weekly windows in a time zone, minus holidays."""
 
     name = models.CharField(max_length=100, unique=True)
-    timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default="America/Los_Angeles")
+    timezone = models.CharField(max_length=64, default=DEFAULT_TIMEZONE, validators=[validate_timezone])
     is_default = models.BooleanField(default=False, help_text="The calendar business-hour targets count on.")
     holiday_country = models.CharField(
         max_length=3,

@@ -5,19 +5,40 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import capfirst
 
-from tickets import workflow
+from tickets import intake, workflow
 from tickets.forms import LinesField, MultipleFileField
 from tickets.models import Candidate, Macro, Status, Ticket
-from tickets.services import INTAKE_FIELDS
+
+
+def intake_lines_field(db_field) -> LinesField | None:
+    """An intake list (interviewers, say) is edited one item per line; None for any other field."""
+    if not (isinstance(db_field, models.JSONField) and db_field.name in intake.FIELD_NAMES):
+        return None
+    return LinesField(
+        label=capfirst(db_field.verbose_name), required=False, help_text=intake.field(db_field.name).help_text
+    )
+
+
+def _formfield(db_field, **kwargs):
+    return intake_lines_field(db_field) or db_field.formfield(**kwargs)
 
 
 class TicketAdminForm(forms.ModelForm):
-    interview_interviewers = LinesField(label="Interviewers", required=False, help_text="One per line.")
-
     class Meta:
         model = Ticket
-        fields = ("requester", "subject", "description", "severity", "status", "assignee", *INTAKE_FIELDS)
+        fields = (
+            "requester",
+            "subject",
+            "description",
+            "severity",
+            "status",
+            "assignee",
+            *intake.FIELD_NAMES,
+        )
+        formfield_callback = _formfield  # the console passes its own: see TicketAdmin
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,13 +1,16 @@
 """Organizations, their customers, and the customer side of the user admin."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 
+from tickets.forms import TimezoneField
 from tickets.models import Membership, Organization
 from tickets.services import organization_apply_sla_policy
 from tickets.services.people import user_email_check
+from tickets.timezones import timezone_label
 
 User = get_user_model()
 
@@ -20,15 +23,28 @@ class MembershipInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
+class OrganizationForm(forms.ModelForm):
+    timezone = TimezoneField()
+
+    class Meta:
+        model = Organization
+        fields = ("name", "timezone", "sla_policy")
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "timezone", "sla_policy", "created_at")
+    form = OrganizationForm
+    list_display = ("name", "timezone_name", "sla_policy", "created_at")
     list_select_related = ("sla_policy",)
     search_fields = ("name",)
     list_filter = ("sla_policy", "timezone")
     fields = ("name", "timezone", "sla_policy")
     inlines = [MembershipInline]
     actions = ["apply_sla_policy"]
+
+    @admin.display(description="Timezone", ordering="timezone")
+    def timezone_name(self, organization: Organization) -> str:
+        return timezone_label(organization.timezone)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

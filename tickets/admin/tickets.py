@@ -17,15 +17,23 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from sla.display import clock_status, countdown_html, ticket_sla_html
-from tickets import selectors, services
+from tickets import intake, selectors, services
 from tickets.admin.filters import AssigneeFilter, QueueFilter
-from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm
+from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
 from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
 
 # The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …).
 SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
 
 TIMESTAMPS = ("created_at", "updated_at", "resolved_at", "closed_at")
+
+
+def intake_fieldsets() -> list[tuple[str, dict]]:
+    """One fieldset per intake group, its fields laid out as the schema's rows (a pair side by side)."""
+    return [
+        (group.title, {"fields": tuple(row[0] if len(row) == 1 else row for row in group.layout)})
+        for group in intake.GROUPS
+    ]
 
 
 class CandidateInline(admin.TabularInline):
@@ -90,26 +98,15 @@ class TicketAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Who", {"fields": (("affected_role", "impact_scope"),)}),
-        ("What & where", {"fields": (("product_area", "feature"), "error_message")}),
-        ("When", {"fields": (("occurrence", "started_at"),)}),
-        ("Why", {"fields": ("reason",)}),
-        (
-            "Interview context",
-            {
-                "fields": (
-                    ("interview_position", "interview_template_name"),
-                    "interview_template_changes",
-                    "interview_interviewers",
-                    ("interview_starts_at", "interview_ends_at"),
-                )
-            },
-        ),
+        *intake_fieldsets(),
     )
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
         js = ("tickets/sla.js", "tickets/conversation.js", "tickets/macros.js")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        return intake_lines_field(db_field) or super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_queryset(self, request):
         # One query for the page's clocks, whatever the number of rows.
@@ -167,10 +164,7 @@ class TicketAdmin(admin.ModelAdmin):
         if obj is not None:
             return self.fieldsets
         # A new ticket starts as "new" and is assigned later; the channel is "agent".
-        return [
-            (None, {"fields": ("requester", "subject", "description", "severity")}),
-            *[(name, options) for name, options in self.fieldsets[2:]],
-        ]
+        return [(None, {"fields": ("requester", "subject", "description", "severity")}), *intake_fieldsets()]
 
     # --- saving through the services --------------------------------------------------------------
 

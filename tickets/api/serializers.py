@@ -13,16 +13,14 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from sla.models import Metric
+from tickets import intake
 from tickets.api.authentication import token_organization_id
 from tickets.models import (
-    AffectedRole,
     Attachment,
     Channel,
     Event,
-    ImpactScope,
     Membership,
     Message,
-    Occurrence,
     Organization,
     Severity,
     Status,
@@ -30,6 +28,7 @@ from tickets.models import (
 )
 from tickets.permissions import agents
 from tickets.services.people import user_email_check
+from tickets.timezones import timezone_choices
 
 User = get_user_model()
 
@@ -62,16 +61,31 @@ class CandidateSerializer(serializers.Serializer):
         return {"name": "", "email": "", **data}
 
 
+def intake_api_field(entry: intake.IntakeField, **kwargs) -> serializers.Field:
+    """The API field of an intake field, after the kind of its model field: its choices, a text, a date
+    and time, or a list of lines. Optional; a text may be blank, a time null."""
+    model_field = Ticket._meta.get_field(entry.name)
+    kwargs.setdefault("required", False)
+    if model_field.choices:
+        return serializers.ChoiceField(choices=model_field.choices, allow_blank=True, **kwargs)
+    if isinstance(model_field, models.DateTimeField):
+        return serializers.DateTimeField(allow_null=True, **kwargs)
+    if isinstance(model_field, models.JSONField):
+        return serializers.ListField(child=serializers.CharField(max_length=intake.LINE_MAX_LENGTH), **kwargs)
+    return serializers.CharField(max_length=model_field.max_length, allow_blank=True, **kwargs)
+
+
 class InterviewSerializer(serializers.Serializer):
     """The interview context: who, which position and template, and when."""
 
     candidates = CandidateSerializer(many=True, required=False)
-    interviewers = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
-    position = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    template_name = serializers.CharField(max_length=200, allow_blank=True, required=False)
-    template_changes = serializers.CharField(allow_blank=True, required=False)
-    starts_at = serializers.DateTimeField(allow_null=True, required=False)
-    ends_at = serializers.DateTimeField(allow_null=True, required=False)
+
+    def get_fields(self):
+        # The candidates are rows of their own; the other fields are the intake schema's.
+        return {
+            **super().get_fields(),
+            **{entry.api_name: intake_api_field(entry) for entry in intake.api_fields("interview")},
+        }
 
     def validate(self, data):
         starts, ends = data.get("starts_at"), data.get("ends_at")
@@ -83,38 +97,38 @@ class InterviewSerializer(serializers.Serializer):
 
 
 #: Interview fields in the API → Ticket model fields.
-INTERVIEW_FIELDS = {
-    "interviewers": "interview_interviewers",
-    "position": "interview_position",
-    "template_name": "interview_template_name",
-    "template_changes": "interview_template_changes",
-    "starts_at": "interview_starts_at",
-    "ends_at": "interview_ends_at",
-}
-INTAKE_API_FIELDS = (
-    "affected_role",
-    "impact_scope",
-    "product_area",
-    "feature",
-    "error_message",
-    "occurrence",
-    "started_at",
-    "reason",
-)
+INTERVIEW_FIELDS = {entry.api_name: entry.name for entry in intake.api_fields("interview")}
+#: The intake fields at the top level of a ticket in the API (the others are in `interview`).
+INTAKE_API_FIELDS = tuple(entry.api_name for entry in intake.api_fields())
 
 
 def interview_to_model(interview: dict) -> dict:
     return {INTERVIEW_FIELDS[name]: value for name, value in interview.items() if name in INTERVIEW_FIELDS}
 
 
+def intake_to_model(data: dict) -> dict:
+    """The intake in validated data (top-level fields and the interview's), by Ticket model field."""
+    fields = {name: data[name] for name in INTAKE_API_FIELDS if name in data}
+    fields.update(interview_to_model(data.get("interview") or {}))
+    return fields
+
+
+class IntakeSerializer(serializers.Serializer):
+    """The intake a client sends, shared by the create and the update: the schema's top-level fields
+    after the subclass's own, then `interview`."""
+
+    def get_fields(self):
+        return {
+            **super().get_fields(),
+            **{entry.api_name: intake_api_field(entry) for entry in intake.api_fields()},
+            "interview": InterviewSerializer(required=False),
+        }
+
+
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket as clients read it."""
 
     reference = serializers.CharField(read_only=True)
-    # Declared so that the schema allows the blank ("not answered") a ticket may carry.
-    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, allow_blank=True, read_only=True)
-    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, allow_blank=True, read_only=True)
-    occurrence = serializers.ChoiceField(choices=Occurrence.choices, allow_blank=True, read_only=True)
     interview = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
 
@@ -137,6 +151,15 @@ class TicketSerializer(serializers.ModelSerializer):
             "sla",
         )
         read_only_fields = fields
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # The intake's choices as the schema's: a read-only model field would not allow the blank ("not
+        # answered") a ticket may carry.
+        for entry in intake.api_fields():
+            if Ticket._meta.get_field(entry.name).choices:
+                fields[entry.api_name] = intake_api_field(entry, read_only=True)
+        return fields
 
     def to_representation(self, ticket: Ticket) -> dict:
         """The same dict as DRF's field-by-field path, built directly from the model's attributes: that
@@ -161,12 +184,10 @@ class TicketSerializer(serializers.ModelSerializer):
             "candidates": [
                 {"name": c.name, "email": c.email} for c in _rows(ticket, "api_candidates", "candidates")
             ],
-            "interviewers": ticket.interview_interviewers,
-            "position": ticket.interview_position,
-            "template_name": ticket.interview_template_name,
-            "template_changes": ticket.interview_template_changes,
-            "starts_at": _iso(ticket.interview_starts_at),
-            "ends_at": _iso(ticket.interview_ends_at),
+            **{
+                api_name: _iso(getattr(ticket, name)) if name in _INTERVIEW_TIMES else getattr(ticket, name)
+                for api_name, name in INTERVIEW_FIELDS.items()
+            },
         }
 
     @extend_schema_field(SlaSerializer)
@@ -183,6 +204,14 @@ class TicketSerializer(serializers.ModelSerializer):
             }
             for metric in Metric.values
         }
+
+
+#: The interview's date-and-time fields (written as ISO 8601 in UTC).
+_INTERVIEW_TIMES = frozenset(
+    name
+    for name in INTERVIEW_FIELDS.values()
+    if isinstance(Ticket._meta.get_field(name), models.DateTimeField)
+)
 
 
 def _iso(value):
@@ -220,7 +249,7 @@ def _ticket_plan() -> tuple[tuple[str, str, str], ...]:
     return tuple(plan)
 
 
-class TicketCreateSerializer(serializers.Serializer):
+class TicketCreateSerializer(IntakeSerializer):
     """What a client sends to open a ticket. Customers open their own; agents name the `requester`."""
 
     subject = serializers.CharField(max_length=200)
@@ -237,18 +266,9 @@ class TicketCreateSerializer(serializers.Serializer):
         default=Channel.API,
         help_text="Agents may record where the request came from; customers' tickets are always `api`.",
     )
-    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, required=False, allow_blank=True)
-    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, required=False, allow_blank=True)
-    product_area = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    feature = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    error_message = serializers.CharField(required=False, allow_blank=True)
-    occurrence = serializers.ChoiceField(choices=Occurrence.choices, required=False, allow_blank=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    reason = serializers.CharField(required=False, allow_blank=True)
-    interview = InterviewSerializer(required=False)
 
 
-class TicketUpdateSerializer(serializers.Serializer):
+class TicketUpdateSerializer(IntakeSerializer):
     """A partial update. Agents change anything here; customers only `status` (`resolved`; `open` reopens)."""
 
     status = serializers.ChoiceField(choices=Status.choices, required=False)
@@ -256,15 +276,6 @@ class TicketUpdateSerializer(serializers.Serializer):
     assignee = serializers.PrimaryKeyRelatedField(queryset=agents(), required=False, allow_null=True)
     subject = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False)
-    affected_role = serializers.ChoiceField(choices=AffectedRole.choices, required=False, allow_blank=True)
-    impact_scope = serializers.ChoiceField(choices=ImpactScope.choices, required=False, allow_blank=True)
-    product_area = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    feature = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    error_message = serializers.CharField(required=False, allow_blank=True)
-    occurrence = serializers.ChoiceField(choices=Occurrence.choices, required=False, allow_blank=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    reason = serializers.CharField(required=False, allow_blank=True)
-    interview = InterviewSerializer(required=False)
 
 
 # --- conversation -------------------------------------------------------------------------------------
@@ -324,7 +335,14 @@ class EventSerializer(serializers.ModelSerializer):
 # --- provisioning ---------------------------------------------------------------------------------------
 
 
+def timezone_field() -> serializers.ChoiceField:
+    """A time zone from the list offered now (tickets/timezones.py; the model validates, not lists)."""
+    return serializers.ChoiceField(choices=timezone_choices(), required=False)
+
+
 class OrganizationSerializer(serializers.ModelSerializer):
+    timezone = timezone_field()
+
     class Meta:
         model = Organization
         fields = ("id", "name", "timezone", "sla_policy")

@@ -12,7 +12,7 @@ from django.core.exceptions import EmptyResultSet
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Prefetch
 from django.http import Http404
 from django.utils.functional import cached_property
@@ -36,6 +36,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from sla.models import TicketClock
+from tickets import intake as intake_schema
 from tickets import selectors, services
 from tickets.api import serializers as s
 from tickets.api.authentication import token_organization_id
@@ -223,8 +224,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         ):
             raise PermissionDenied("This token is limited to another organization.")
         interview = data.get("interview", {})
-        intake = {name: data[name] for name in s.INTAKE_API_FIELDS if name in data}
-        intake.update(s.interview_to_model(interview))
+        intake = s.intake_to_model(data)
         with _service_errors():
             ticket = services.ticket_create(
                 requester=requester,
@@ -361,12 +361,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 def _apply_update(ticket: Ticket, actor, data: dict) -> Ticket:
-    details = {name: data[name] for name in ("subject", "description", *s.INTAKE_API_FIELDS) if name in data}
+    details = {name: data[name] for name in ("subject", "description") if name in data}
+    details.update(s.intake_to_model(data))
     interview = data.get("interview")
-    candidates = None
-    if interview is not None:
-        details.update(s.interview_to_model(interview))
-        candidates = interview.get("candidates")
+    candidates = interview.get("candidates") if interview is not None else None
     if details or candidates is not None:
         ticket = services.ticket_update_details(
             ticket=ticket, actor=actor, changes=_blank_nulls(details), candidates=candidates
@@ -380,18 +378,12 @@ def _apply_update(ticket: Ticket, actor, data: dict) -> Ticket:
     return ticket
 
 
-_TEXT_FIELDS = {
-    "affected_role",
-    "impact_scope",
-    "product_area",
-    "feature",
-    "error_message",
-    "occurrence",
-    "reason",
-    "interview_position",
-    "interview_template_name",
-    "interview_template_changes",
-}
+#: The intake's text fields (blank when not answered; choices are texts too).
+_TEXT_FIELDS = frozenset(
+    name
+    for name in intake_schema.FIELD_NAMES
+    if isinstance(Ticket._meta.get_field(name), models.CharField | models.TextField)
+)
 
 
 def _blank_nulls(fields: dict) -> dict:

@@ -2,21 +2,22 @@
 
 from zoneinfo import ZoneInfo
 
-import pytz
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-# pytz's curated list makes a sensible drop-down; the value stored is an IANA name used with zoneinfo.
-TIMEZONE_CHOICES = [(name, name.replace("_", " ")) for name in pytz.common_timezones]
-DEFAULT_TIMEZONE = "America/Los_Angeles"
+from tickets.timezones import DEFAULT_TIMEZONE, timezone_choices, validate_timezone
+
+# pytz's curated list makes a sensible drop-down (tickets/timezones.py); the value stored is an IANA name
+# used with zoneinfo. Forms offer it; the model only validates, so that migrations do not freeze it.
+TIMEZONE_CHOICES = timezone_choices()
 
 
 class Organization(models.Model):
     """A customer company. Its people see the organization's tickets according to their role."""
 
     name = models.CharField(max_length=200, unique=True)
-    timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default=DEFAULT_TIMEZONE)
+    timezone = models.CharField(max_length=64, default=DEFAULT_TIMEZONE, validators=[validate_timezone])
     sla_policy = models.ForeignKey(
         "sla.SlaPolicy",
         on_delete=models.PROTECT,

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from sla.calendars import policy as sla_policy
 from sla.clocks import sla_policy_changed, sla_severity_changed, sla_status_changed, sla_ticket_created
+from tickets import intake as intake_schema
 from tickets import tasks, workflow
 from tickets.attachments import check_uploads
 from tickets.events import event_record
@@ -23,23 +24,9 @@ from tickets.models import Candidate, Channel, Event, Severity, Status, Ticket
 from tickets.permissions import customer_membership, is_agent, require_agent
 from tickets.services.side_effects import after_commit
 
-#: Intake fields a ticket is created with (and agents may edit). Subject and description are separate.
-INTAKE_FIELDS = (
-    "affected_role",
-    "impact_scope",
-    "product_area",
-    "feature",
-    "error_message",
-    "occurrence",
-    "started_at",
-    "reason",
-    "interview_interviewers",
-    "interview_position",
-    "interview_template_name",
-    "interview_template_changes",
-    "interview_starts_at",
-    "interview_ends_at",
-)
+#: Intake fields a ticket is created with (and agents may edit), as the intake schema lists them.
+#: Subject and description are separate.
+INTAKE_FIELDS = intake_schema.FIELD_NAMES
 EDITABLE_FIELDS = ("subject", "description", *INTAKE_FIELDS)
 
 
