@@ -1,14 +1,17 @@
 """Per-ticket SLA clocks, driven by the ticket services (never by views or the admin).
 
-The services call these inside their transaction, with the ticket row locked:
-`sla_ticket_created`, `sla_agent_replied`, `sla_status_changed`, `sla_severity_changed`. Each keeps the
-clock rows and the ticket's `sla_due_at` (the nearest running due time) in step, and fires the
-escalations that a change makes due at once (the S1 page, a breach after a severity change).
+The services call these inside their transaction, with the ticket row locked. One service call is one
+`SlaPass` (`sla_pass(ticket, at=...)`): the ticket's clocks are read once, each change the service makes
+(severity, an agent's reply, each status it goes through) is applied to them in memory in the order it
+is made, and `save` writes each clock that changed once, with the ticket's `sla_due_at` (the nearest
+running due time). `sla_ticket_created`, `sla_agent_replied`, `sla_status_changed`,
+`sla_severity_changed` and `sla_policy_changed` are passes of one step. A pass fires the escalations
+that a change makes due at once (the S1 page, a breach after a severity change).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sla.calendars import calendar_for, response_target
 from sla.escalations import escalate
@@ -25,91 +28,214 @@ PAUSED_IN = {
     Metric.RESOLUTION: {Status.PENDING, Status.RESOLVED, Status.CLOSED},
 }
 
+#: What a clock's row holds that a pass may change (the ticket and the metric never change).
+_FIELDS = tuple(
+    field.name
+    for field in TicketClock._meta.concrete_fields
+    if not field.primary_key and field.name not in ("ticket", "metric")
+)
+
+
+def sla_pass(ticket: Ticket, *, at: datetime) -> SlaPass:
+    """The clocks of one service call's change to `ticket` (locked by the caller); `save` it at the end."""
+    return SlaPass(ticket, at=at)
+
+
+class SlaPass:
+    """One service call's effect on a ticket's clocks.
+
+    Each step sees the ticket as the service has it at that moment (call it right after the change it
+    describes), so a pass of several steps ends where the same steps made one by one would: only the
+    reads and writes are shared. Nothing is written before `save`, except escalations.
+    """
+
+    def __init__(self, ticket: Ticket, *, at: datetime, new_ticket: bool = False):
+        self.ticket = ticket
+        self.at = at
+        # A ticket being created has no clocks yet: nothing to read.
+        self._clocks: dict[str, TicketClock] | None = {} if new_ticket else None
+        self._as_read: dict[int, tuple] = {}
+        self._deleted: list[TicketClock] = []
+
+    @property
+    def clocks(self) -> dict[str, TicketClock]:
+        if self._clocks is None:
+            self._clocks = {}
+            for clock in TicketClock.objects.filter(ticket=self.ticket):
+                clock.ticket = self.ticket  # the locked instance, as the steps change it (no join)
+                self._clocks[clock.metric] = clock
+                self._as_read[clock.pk] = _values(clock)
+        return self._clocks
+
+    # --- the steps ------------------------------------------------------------------------------
+
+    def ticket_created(self) -> None:
+        """Start first_response and resolution (next_update starts with the first agent reply)."""
+        ticket, at = self.ticket, self.at
+        for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
+            self._add(_start(ticket, metric, started_at=ticket.created_at, at=at))
+        if ticket.severity == Severity.S1:
+            escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
+
+    def agent_replied(self) -> None:
+        """A public agent reply meets first_response and next_update, and starts the next update period."""
+        ticket, at, clocks = self.ticket, self.at, self.clocks
+        first = clocks.get(Metric.FIRST_RESPONSE)
+        if first is not None and first.met_at is None:
+            _meet(first, at)
+        update = clocks.get(Metric.NEXT_UPDATE)
+        target = _target(ticket, Metric.NEXT_UPDATE)
+        if update is not None:
+            if target is None:
+                self._delete(update)
+            else:
+                if update.met_at is None:
+                    _meet(update, at)
+                _restart(update, target, started_at=at, next_cycle=True)
+                _apply_status(update, ticket.status, at)
+        elif target is not None:
+            self._add(_start(ticket, Metric.NEXT_UPDATE, started_at=at, at=at))
+
+    def status_changed(self, *, previous: str) -> None:
+        """Pause, resume, meet (resolved) or reopen the clocks as the status requires."""
+        ticket, at = self.ticket, self.at
+        for clock in self.clocks.values():
+            if clock.metric == Metric.RESOLUTION:
+                if ticket.status == Status.RESOLVED and clock.met_at is None:
+                    _meet(clock, at)
+                elif previous in _DONE and ticket.status not in _DONE:
+                    _reopen(clock)  # resumes now, or stays paused if reopened into pending
+            _apply_status(clock, ticket.status, at)
+
+    def severity_changed(self, *, previous: str) -> None:
+        """Re-target every metric from the ticket's original start, keeping the time already elapsed.
+
+        A metric whose new due time has passed is breached at once; a raise to S1 pages at once.
+        """
+        ticket, at, clocks = self.ticket, self.at, self.clocks
+        for metric in Metric.values:
+            target = _target(ticket, metric)
+            clock = clocks.get(metric)
+            if target is None:
+                if clock is not None:
+                    self._delete(clock)
+                continue
+            if clock is None:
+                self._add(_start_late(ticket, metric, at=at))
+                continue
+            clock.target_minutes = int(target[0].total_seconds() // 60)
+            clock.clock = target[1]
+            clock.warn_at_percent = _warn_at(ticket)
+            if clock.met_at is None:
+                _schedule(clock)
+                _breach_if_overdue(clock, at)
+        if ticket.severity == Severity.S1 and previous != Severity.S1:
+            escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
+
+    def policy_changed(self) -> None:
+        """The ticket counts on another policy (and its calendar) from now on: re-target every metric from
+        the ticket's original start, keeping the time elapsed, as a severity change does. The caller has
+        set `ticket.sla_policy` and `ticket.sla_calendar` and saves them."""
+        self.severity_changed(previous=self.ticket.severity)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def save(self, *, ticket_saved_after: bool = False) -> None:
+        """Write the clocks that changed, each once, and keep `ticket.sla_due_at` (the queue's sort key)
+        at the nearest due time of a running clock. With `ticket_saved_after` the caller's save of the
+        ticket writes `sla_due_at` and no query of its own is made for it."""
+        if self._clocks is None:
+            return  # no step needed the clocks: nothing changed
+        gone = [clock.pk for clock in self._deleted if clock.pk is not None]
+        if gone:
+            TicketClock.objects.filter(pk__in=gone).delete()
+        new = [clock for clock in self._clocks.values() if clock.pk is None]
+        if new:
+            TicketClock.objects.bulk_create(new)
+        added = {id(clock) for clock in new}
+        changed, fields = [], set()
+        for clock in self._clocks.values():
+            if id(clock) in added:
+                continue
+            before, after = self._as_read[clock.pk], _values(clock)
+            differ = {name for name, old, value in zip(_FIELDS, before, after, strict=True) if old != value}
+            if differ:
+                changed.append(clock)
+                fields |= differ
+        if len(changed) == 1:
+            changed[0].save(update_fields=sorted(fields))
+        elif changed:
+            TicketClock.objects.bulk_update(changed, sorted(fields))
+        self._refresh_due(write=not ticket_saved_after)
+
+    def _refresh_due(self, *, write: bool) -> None:
+        due = min(
+            (
+                clock.due_at
+                for clock in self._clocks.values()
+                if clock.met_at is None and clock.paused_at is None and clock.due_at is not None
+            ),
+            default=None,
+        )
+        if due is not None:
+            due = due.astimezone(UTC)  # as the database gives it back
+        if due != self.ticket.sla_due_at:
+            self.ticket.sla_due_at = due
+            if write:
+                Ticket.objects.filter(pk=self.ticket.pk).update(sla_due_at=due)
+
+    def _add(self, clock: TicketClock | None) -> None:
+        if clock is not None:
+            self.clocks[clock.metric] = clock
+
+    def _delete(self, clock: TicketClock) -> None:
+        del self.clocks[clock.metric]
+        self._deleted.append(clock)
+
+
+def _values(clock: TicketClock) -> tuple:
+    """What `save` compares to find the clocks that changed (a copy: lists are compared by value)."""
+    return tuple(
+        list(value) if isinstance(value, list) else value for value in map(clock.__dict__.get, _FIELDS)
+    )
+
 
 def sla_ticket_created(ticket: Ticket, *, at: datetime) -> None:
-    """Start first_response and resolution (next_update starts with the first agent reply)."""
-    for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION):
-        _start(ticket, metric, started_at=ticket.created_at, at=at)
-    if ticket.severity == Severity.S1:
-        escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
-    _refresh_due(ticket)
+    """Start the clocks of a ticket just saved."""
+    change = SlaPass(ticket, at=at, new_ticket=True)
+    change.ticket_created()
+    change.save()
 
 
 def sla_agent_replied(ticket: Ticket, *, at: datetime) -> None:
-    """A public agent reply meets first_response and next_update, and starts the next update period."""
-    clocks = _clocks(ticket)
-    first = clocks.get(Metric.FIRST_RESPONSE)
-    if first is not None and first.met_at is None:
-        _meet(first, at)
-        first.save()
-    update = clocks.get(Metric.NEXT_UPDATE)
-    target = _target(ticket, Metric.NEXT_UPDATE)
-    if update is not None:
-        if target is None:
-            update.delete()
-        else:
-            if update.met_at is None:
-                _meet(update, at)
-            _restart(update, target, started_at=at, next_cycle=True)
-            _apply_status(update, ticket.status, at)
-            update.save()
-    elif target is not None:
-        _start(ticket, Metric.NEXT_UPDATE, started_at=at, at=at)
-    _refresh_due(ticket)
+    change = sla_pass(ticket, at=at)
+    change.agent_replied()
+    change.save()
 
 
 def sla_status_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
-    """Pause, resume, meet (resolved) or reopen the clocks as the status requires."""
-    for clock in _clocks(ticket).values():
-        if clock.metric == Metric.RESOLUTION:
-            if ticket.status == Status.RESOLVED and clock.met_at is None:
-                _meet(clock, at)
-            elif previous in _DONE and ticket.status not in _DONE:
-                _reopen(clock)  # resumes now, or stays paused if reopened into pending
-        _apply_status(clock, ticket.status, at)
-        clock.save()
-    _refresh_due(ticket)
+    change = sla_pass(ticket, at=at)
+    change.status_changed(previous=previous)
+    change.save()
 
 
 def sla_severity_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
-    """Re-target every metric from the ticket's original start, keeping the time already elapsed.
-
-    A metric whose new due time has passed is breached at once; a raise to S1 pages at once.
-    """
-    clocks = _clocks(ticket)
-    for metric in Metric.values:
-        target = _target(ticket, metric)
-        clock = clocks.get(metric)
-        if target is None:
-            if clock is not None:
-                clock.delete()
-            continue
-        if clock is None:
-            _start_late(ticket, metric, at=at)
-            continue
-        clock.target_minutes = int(target[0].total_seconds() // 60)
-        clock.clock = target[1]
-        clock.warn_at_percent = _warn_at(ticket)
-        if clock.met_at is None:
-            _schedule(clock)
-            _breach_if_overdue(clock, at)
-        clock.save()
-    if ticket.severity == Severity.S1 and previous != Severity.S1:
-        escalate(ticket=ticket, metric=Metric.FIRST_RESPONSE, level=Level.PAGE, at=at)
-    _refresh_due(ticket)
+    change = sla_pass(ticket, at=at)
+    change.severity_changed(previous=previous)
+    change.save()
 
 
 def sla_policy_changed(ticket: Ticket, *, at: datetime) -> None:
-    """The ticket counts on another policy (and its calendar) from now on: re-target every metric from
-    the ticket's original start, keeping the time elapsed, as a severity change does. The caller has set
-    `ticket.sla_policy` and `ticket.sla_calendar` and saves them."""
-    sla_severity_changed(ticket, previous=ticket.severity, at=at)
+    change = sla_pass(ticket, at=at)
+    change.policy_changed()
+    change.save()
 
 
 # --- the clock state machine --------------------------------------------------------------------------
 
 
 def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -> TicketClock | None:
+    """A new clock for `metric` (unsaved), or None where the chart sets no target."""
     target = _target(ticket, metric)
     if target is None:
         return None
@@ -117,14 +243,14 @@ def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -
     _restart(clock, target, started_at=started_at, next_cycle=False)
     _breach_if_overdue(clock, at)
     _apply_status(clock, ticket.status, at)
-    clock.save()
     return clock
 
 
-def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> None:
+def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> TicketClock | None:
     """A metric the old severity had no target for: count it from when it would have started, minus the
     pauses the ticket's status history implies. One already met (answered, resolved) is recorded as met
-    then: like a met clock's, its outcome is not re-judged under the new target."""
+    then: like a met clock's, its outcome is not re-judged under the new target. Unsaved; None when it
+    has not started (no agent reply yet to count the next update from)."""
     target = _target(ticket, metric)
     agent_replies = Message.objects.filter(
         ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
@@ -133,7 +259,7 @@ def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> None:
     if metric == Metric.NEXT_UPDATE:
         started_at = agent_replies.order_by("-created_at").first()
         if started_at is None:
-            return
+            return None
     elif metric == Metric.FIRST_RESPONSE:
         met_at = agent_replies.order_by("created_at").first()
     elif ticket.status in _DONE:
@@ -153,7 +279,7 @@ def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> None:
         clock.state, clock.met_at, clock.at_risk_at = ClockState.MET, met_at, None
     else:
         _breach_if_overdue(clock, at)
-    clock.save()
+    return clock
 
 
 def _status_pauses(
@@ -262,12 +388,6 @@ def _breach_if_overdue(clock: TicketClock, at: datetime) -> None:
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def _clocks(ticket: Ticket) -> dict[str, TicketClock]:
-    return {
-        clock.metric: clock for clock in TicketClock.objects.filter(ticket=ticket).select_related("ticket")
-    }
-
-
 def _target(ticket: Ticket, metric: str) -> tuple[timedelta, str] | None:
     row = response_target(ticket.severity, ticket.sla_policy_id)
     return None if row is None else row.target(metric)
@@ -276,18 +396,3 @@ def _target(ticket: Ticket, metric: str) -> tuple[timedelta, str] | None:
 def _warn_at(ticket: Ticket) -> int:
     row = response_target(ticket.severity, ticket.sla_policy_id)
     return row.warn_at_percent if row is not None else 75
-
-
-def _refresh_due(ticket: Ticket) -> None:
-    """Keep `Ticket.sla_due_at` (the queue's sort key) at the nearest due time of a running clock."""
-    due = (
-        TicketClock.objects.filter(
-            ticket=ticket, met_at__isnull=True, paused_at__isnull=True, due_at__isnull=False
-        )
-        .order_by("due_at")
-        .values_list("due_at", flat=True)
-        .first()
-    )
-    if due != ticket.sla_due_at:
-        ticket.sla_due_at = due
-        Ticket.objects.filter(pk=ticket.pk).update(sla_due_at=due)

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 
 from helpdesk import webhooks
 from tickets.models.integrations import ApiToken, WebhookDelivery, WebhookEvent, WebhookSubscription
+from tickets.services.integrations import webhook_subscription_update
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -94,14 +95,16 @@ class WebhookSubscriptionAdmin(admin.ModelAdmin):
     actions = ["rotate_secret"]
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-            obj.secret = webhooks.new_secret()
-        if "active" in form.changed_data and obj.active:
-            obj.consecutive_failures, obj.disabled_reason = 0, ""
+        if change:
+            # Only what the form changed: an "active" box left ticked is no re-enabling.
+            webhook_subscription_update(
+                subscription=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}
+            )
+            return
+        obj.created_by = request.user
+        obj.secret = webhooks.new_secret()
         super().save_model(request, obj, form, change)
-        if not change:
-            show_secret_once(self, request, obj, obj.secret)
+        show_secret_once(self, request, obj, obj.secret)
 
     @admin.action(description="Rotate secret", permissions=["change"])
     def rotate_secret(self, request, queryset):

@@ -308,24 +308,33 @@ class TicketAdmin(admin.ModelAdmin):
             return self._reply_failed(request, ticket, form.errors.get_json_data(), change_url)
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                if data["macro"] is not None:
+            if data["macro"] is not None:
+                # The macro sets its own status; a different one chosen in the box is set after it.
+                with transaction.atomic():
                     services.macro_apply(
                         macro=data["macro"], ticket=ticket, agent=request.user, body=data["body"]
                     )
-                elif data["kind"] == ReplyForm.KIND_NOTE:
-                    services.ticket_add_note(
-                        ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
-                    )
-                else:
-                    services.ticket_reply(
-                        ticket=ticket, author=request.user, body=data["body"], attachments=data["attachments"]
-                    )
-                ticket.refresh_from_db()
-                if data["then_status"] and data["then_status"] != ticket.status:
-                    services.ticket_change_status(
-                        ticket=ticket, actor=request.user, status=data["then_status"]
-                    )
+                    ticket.refresh_from_db()
+                    if data["then_status"] and data["then_status"] != ticket.status:
+                        services.ticket_change_status(
+                            ticket=ticket, actor=request.user, status=data["then_status"]
+                        )
+            elif data["kind"] == ReplyForm.KIND_NOTE:
+                services.ticket_add_note(
+                    ticket=ticket,
+                    author=request.user,
+                    body=data["body"],
+                    attachments=data["attachments"],
+                    then_status=data["then_status"],
+                )
+            else:
+                services.ticket_reply(
+                    ticket=ticket,
+                    author=request.user,
+                    body=data["body"],
+                    attachments=data["attachments"],
+                    then_status=data["then_status"],
+                )
         except ValidationError as exc:
             return self._reply_failed(request, ticket, exc.message_dict, change_url)
         internal = data["macro"].internal if data["macro"] else data["kind"] == ReplyForm.KIND_NOTE
@@ -389,23 +398,18 @@ for _status in Status:
 
 
 def _apply_changes(actor, form, candidates) -> Ticket:
-    """Turn the edited form into service calls, one per kind of change, inside the admin's transaction."""
-    ticket = Ticket.objects.get(pk=form.instance.pk)
+    """The edited form as one service call: every change is checked before any is made."""
     changed = set(form.changed_data)
     details = {name: form.cleaned_data[name] for name in services.EDITABLE_FIELDS if name in changed}
-    if details or candidates is not None:
-        ticket = services.ticket_update_details(
-            ticket=ticket, actor=actor, changes=details, candidates=candidates
-        )
-    if "severity" in changed:
-        ticket = services.ticket_change_severity(
-            ticket=ticket, actor=actor, severity=form.cleaned_data["severity"]
-        )
-    if "assignee" in changed:
-        ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee=form.cleaned_data["assignee"])
-    if "status" in changed:
-        ticket = services.ticket_change_status(ticket=ticket, actor=actor, status=form.cleaned_data["status"])
-    return ticket
+    return services.ticket_update(
+        ticket=form.instance,  # the service locks and reads the row itself; only its id is used
+        actor=actor,
+        details=details if details or candidates is not None else None,
+        candidates=candidates,
+        severity=form.cleaned_data["severity"] if "severity" in changed else None,
+        assignee=form.cleaned_data["assignee"] if "assignee" in changed else services.UNSET,
+        status=form.cleaned_data["status"] if "status" in changed else None,
+    )
 
 
 def _candidates_from(formsets) -> list[dict] | None:

@@ -259,7 +259,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 raise PermissionDenied(
                     {name: ["Customers may only resolve or reopen a ticket (`status`)."] for name in refused}
                 )
-        with _service_errors(), transaction.atomic():
+        with _service_errors():
             ticket = _apply_update(ticket, request.user, data)
         return Response(s.TicketSerializer(self._reloaded(ticket)).data)
 
@@ -361,21 +361,23 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
 
 def _apply_update(ticket: Ticket, actor, data: dict) -> Ticket:
+    """The PATCH as one service call: every change is checked before any is made."""
     details = {name: data[name] for name in ("subject", "description") if name in data}
     details.update(s.intake_to_model(data))
     interview = data.get("interview")
     candidates = interview.get("candidates") if interview is not None else None
-    if details or candidates is not None:
-        ticket = services.ticket_update_details(
-            ticket=ticket, actor=actor, changes=_blank_nulls(details), candidates=candidates
-        )
-    if "severity" in data and data["severity"] != ticket.severity:
-        ticket = services.ticket_change_severity(ticket=ticket, actor=actor, severity=data["severity"])
-    if "assignee" in data:
-        ticket = services.ticket_assign(ticket=ticket, actor=actor, assignee=data["assignee"])
-    if "status" in data and data["status"] != ticket.status:
-        ticket = services.ticket_change_status(ticket=ticket, actor=actor, status=data["status"])
-    return ticket
+    # A severity or status the ticket already has is sent back unchanged by clients that PATCH the whole
+    # ticket: no change, where the service would refuse it.
+    severity, status = data.get("severity"), data.get("status")
+    return services.ticket_update(
+        ticket=ticket,
+        actor=actor,
+        details=_blank_nulls(details) if details or candidates is not None else None,
+        candidates=candidates,
+        severity=severity if severity != ticket.severity else None,
+        assignee=data.get("assignee", services.UNSET),
+        status=status if status != ticket.status else None,
+    )
 
 
 #: The intake's text fields (blank when not answered; choices are texts too).

@@ -20,6 +20,7 @@ from tickets.api.errors import responses
 from tickets.api.permissions import StaffChangePermissions, StaffModelPermissions
 from tickets.api.views import PageSizePagination
 from tickets.models.integrations import WebhookEvent, WebhookSubscription
+from tickets.services.integrations import webhook_subscription_update
 
 #: What a token limited to an organization reads instead of a disabled subscription's last error.
 GENERIC_DISABLED_REASON = "Disabled after repeated failed deliveries (delivery failed)."
@@ -127,16 +128,13 @@ class WebhookSubscriptionViewSet(viewsets.ModelViewSet):
             serializer.save(created_by=self.request.user)
 
     def perform_update(self, serializer):
-        changes = {}
-        # Re-enabling a subscription starts its failure count afresh.
-        if serializer.validated_data.get("active"):
-            changes.update(consecutive_failures=0, disabled_reason="")
+        changes = dict(serializer.validated_data)
         # An organization-limited token's subscriptions stay its organization's (null would mean all).
         organization_id = token_organization_id(self.request)
         if organization_id is not None:
-            serializer.validated_data.pop("organization", None)
+            changes.pop("organization", None)
             changes["organization_id"] = organization_id
-        serializer.save(**changes)
+        serializer.instance = webhook_subscription_update(subscription=serializer.instance, changes=changes)
 
     @extend_schema(request=None, responses=responses({200: WebhookSecretSerializer}, not_found=True))
     @action(

@@ -1,5 +1,14 @@
 """Every write to the ticket domain goes through these functions (see each module's docstring)."""
 
+from .changes import (
+    UNSET,
+    ticket_assign,
+    ticket_change_severity,
+    ticket_change_status,
+    ticket_take_next,
+    ticket_update,
+    ticket_update_details,
+)
 from .conversation import attachment_add, ticket_add_note, ticket_reply
 from .macros import macro_apply, macro_render
 from .tickets import (
@@ -7,17 +16,13 @@ from .tickets import (
     INTAKE_FIELDS,
     organization_apply_sla_policy,
     ticket_apply_sla_policy,
-    ticket_assign,
-    ticket_change_severity,
-    ticket_change_status,
     ticket_create,
-    ticket_take_next,
-    ticket_update_details,
 )
 
 __all__ = [
     "EDITABLE_FIELDS",
     "INTAKE_FIELDS",
+    "UNSET",
     "attachment_add",
     "macro_apply",
     "macro_render",
@@ -30,5 +35,6 @@ __all__ = [
     "ticket_create",
     "ticket_reply",
     "ticket_take_next",
+    "ticket_update",
     "ticket_update_details",
 ]

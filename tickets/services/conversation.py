@@ -9,15 +9,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from sla.clocks import sla_agent_replied
-from tickets import tasks
+from sla.clocks import sla_pass
+from tickets import tasks, workflow
 from tickets.attachments import CheckedFile, check_uploads
 from tickets.events import event_record
 from tickets.locks import ticket_lock
 from tickets.models import Attachment, Channel, Event, Message, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
+from tickets.services.changes import set_status
 from tickets.services.side_effects import after_commit
-from tickets.services.tickets import _set_status
 
 #: A customer writing on a ticket in these statuses reopens it.
 _REOPENED_BY_CUSTOMER_REPLY = (Status.PENDING, Status.RESOLVED)
@@ -30,12 +30,16 @@ def ticket_reply(
     body: str,
     channel: str | None = None,
     attachments: Iterable = (),
+    then_status: str | None = None,
     at: datetime | None = None,
 ) -> Message:
-    """A public reply by an agent or by a customer who may see the ticket.
+    """A public reply by an agent or by a customer who may see the ticket; with `then_status`, the status
+    to leave the ticket in ("send and set pending"), in the same transaction.
 
     An agent's reply to a new ticket opens it; a customer's reply to a pending or resolved ticket
-    reopens it. A closed ticket takes no more messages.
+    reopens it. `then_status` follows the workflow's rules from there, and is no change when the reply
+    left the ticket in it already. A closed ticket takes no more messages. Nothing is written unless
+    both the reply and the status change are allowed.
     """
     at = at or timezone.now()
     by_agent = is_agent(author)
@@ -46,6 +50,15 @@ def ticket_reply(
     with transaction.atomic():
         ticket = ticket_lock(ticket.pk)
         _check_open_for_messages(ticket)
+        if by_agent and ticket.status == Status.NEW:
+            reopen = "agent_reply"
+        elif not by_agent and ticket.status in _REOPENED_BY_CUSTOMER_REPLY:
+            reopen = "customer_reply"
+        else:
+            reopen = ""
+        then_status = _checked_then_status(
+            then_status, Status.OPEN if reopen else ticket.status, by_agent=by_agent
+        )
         message = Message.objects.create(
             ticket=ticket,
             author=author,
@@ -60,29 +73,39 @@ def ticket_reply(
         )
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
+        clocks = sla_pass(ticket, at=at)
         if by_agent:
-            sla_agent_replied(ticket, at=at)
-        if by_agent and ticket.status == Status.NEW:
-            _set_status(ticket, Status.OPEN, actor=author, at=at, reason="agent_reply")
-        elif not by_agent and ticket.status in _REOPENED_BY_CUSTOMER_REPLY:
-            _set_status(ticket, Status.OPEN, actor=author, at=at, reason="customer_reply")
-        ticket.updated_at = at
-        ticket.save()
+            clocks.agent_replied()
+        if reopen:
+            set_status(ticket, Status.OPEN, actor=author, at=at, clocks=clocks, reason=reopen)
         if by_agent:
             after_commit(tasks.notify_agent_reply, message.pk)
+        if then_status:
+            set_status(ticket, then_status, actor=author, at=at, clocks=clocks)
+        ticket.updated_at = at
+        clocks.save(ticket_saved_after=True)
+        ticket.save()
     return message
 
 
 def ticket_add_note(
-    *, ticket: Ticket, author, body: str, attachments: Iterable = (), at: datetime | None = None
+    *,
+    ticket: Ticket,
+    author,
+    body: str,
+    attachments: Iterable = (),
+    then_status: str | None = None,
+    at: datetime | None = None,
 ) -> Message:
-    """An internal note: agents only, never shown to customers, changes no status."""
+    """An internal note: agents only, never shown to customers. It changes no status by itself;
+    `then_status`, as for a reply, sets one in the same transaction."""
     at = at or timezone.now()
     require_agent(author, "write internal notes")
     body = _clean_body(body)
     attachments = check_uploads(attachments)
     with transaction.atomic():
         ticket = ticket_lock(ticket.pk)
+        then_status = _checked_then_status(then_status, ticket.status, by_agent=True)
         message = Message.objects.create(
             ticket=ticket,
             author=author,
@@ -98,8 +121,22 @@ def ticket_add_note(
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
         ticket.updated_at = at
-        ticket.save(update_fields=["updated_at"])
+        if then_status:
+            clocks = sla_pass(ticket, at=at)
+            set_status(ticket, then_status, actor=author, at=at, clocks=clocks)
+            clocks.save(ticket_saved_after=True)
+            ticket.save()
+        else:
+            ticket.save(update_fields=["updated_at"])
     return message
+
+
+def _checked_then_status(then_status: str | None, current: str, *, by_agent: bool) -> str | None:
+    """The status a message asks to leave the ticket in, if it is a change (checked), else None."""
+    if not then_status or then_status == current:
+        return None
+    workflow.check_transition(current, then_status, by_agent=by_agent)
+    return then_status
 
 
 def attachment_add(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from sla.promises import first_response_promise
 from tickets.models import Macro, Message, Ticket
+from tickets.services.conversation import ticket_add_note, ticket_reply
 
 
 def macro_render(*, macro: Macro, ticket: Ticket, agent) -> str:
@@ -35,16 +34,6 @@ class _Keep(dict):
 
 def macro_apply(*, macro: Macro, ticket: Ticket, agent, body: str | None = None) -> Message:
     """Post the macro (or the agent's edited `body`) as a reply or note, then set its status, atomically."""
-    from tickets.services import ticket_add_note, ticket_change_status, ticket_reply
-
     text = body if body and body.strip() else macro_render(macro=macro, ticket=ticket, agent=agent)
-    with transaction.atomic():
-        if macro.internal:
-            message = ticket_add_note(ticket=ticket, author=agent, body=text)
-        else:
-            message = ticket_reply(ticket=ticket, author=agent, body=text)
-        if macro.set_status:
-            ticket.refresh_from_db()
-            if ticket.status != macro.set_status:
-                ticket_change_status(ticket=ticket, actor=agent, status=macro.set_status)
-    return message
+    post = ticket_add_note if macro.internal else ticket_reply
+    return post(ticket=ticket, author=agent, body=text, then_status=macro.set_status or None)

@@ -1,0 +1,104 @@
+"""How many queries the busiest write paths make. A new query on one of these paths is a decision, not an
+accident: raise a number here only with the reason in the commit.
+
+Each path runs once to warm the per-process caches (the SLA chart and calendars, content types, the "any
+webhook subscription?" flag), then is counted on a second, fresh ticket: what a warm worker pays.
+Before issue 12 (one ticket_update, one SLA pass per change) these were 10, 15, 17, 33 and 35.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from tests.factories import AgentFactory
+from tickets.models import Event, Severity, Status
+from tickets.models.integrations import ApiToken
+from tickets.services import ticket_create, ticket_reply
+
+pytestmark = pytest.mark.django_db
+
+
+def new_ticket(requester, severity=Severity.S3):
+    return ticket_create(
+        requester=requester,
+        subject="Candidates cannot join",
+        description="The button spins.",
+        severity=severity,
+    )
+
+
+def warm_count(run) -> int:
+    """The queries `run(counted)` makes inside `with counted():` (the part measured), on a warm process."""
+    runs = []
+
+    def counted():
+        runs.append(CaptureQueriesContext(connection))
+        return runs[-1]
+
+    run(counted)
+    run(counted)
+    return len(runs[-1])
+
+
+def test_ticket_creation(requester):
+    # The ticket, its event, both clocks at once, its due time (and two checks that its policy and
+    # calendar exist), in a savepoint.
+    def run(counted):
+        with counted():
+            new_ticket(requester)
+
+    assert warm_count(run) == 8
+
+
+@pytest.mark.parametrize(("severity", "expected"), [(Severity.S3, 9), (Severity.S2, 10)])
+def test_agent_first_public_reply(requester, agent, severity, expected):
+    # Lock, message, two events, the clocks read once, first_response met (S2: next_update started),
+    # the ticket saved once with its due time; savepoint and release.
+    def run(counted):
+        ticket = new_ticket(requester, severity)
+        with counted():
+            ticket_reply(ticket=ticket, author=agent, body="Looking into it now.")
+
+    assert warm_count(run) == expected
+
+
+def test_console_reply_send_and_set_pending(client, requester, agent):
+    client.force_login(agent)
+
+    def run(counted):
+        ticket = new_ticket(requester)
+        url = reverse("admin:tickets_ticket_reply", args=[ticket.pk])
+        with counted():
+            response = client.post(
+                url, {"body": "Could you send a HAR file?", "kind": "reply", "then_status": "pending"}
+            )
+        assert response.status_code == 302
+        ticket.refresh_from_db()
+        assert ticket.status == Status.PENDING
+
+    assert warm_count(run) == 15
+
+
+def test_api_patch_severity_assignee_status(requester, agent, monkeypatch):
+    # The throttles' counters live in the shared cache: the rest of the suite must not trip this one.
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "token", "100000/min")
+    api = APIClient()
+    _, key = ApiToken.objects.issue(user=agent, name="test")
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assignee = AgentFactory()
+
+    def run(counted):
+        ticket = new_ticket(requester)
+        url = f"/api/v1/tickets/{ticket.reference}/"
+        with counted():
+            response = api.patch(
+                url, {"severity": "S2", "assignee": assignee.pk, "status": "pending"}, format="json"
+            )
+        assert response.status_code == 200, response.content
+        trail = list(Event.objects.filter(ticket=ticket).values_list("kind", flat=True))
+        assert trail[-3:] == [Event.Kind.SEVERITY_CHANGED, Event.Kind.ASSIGNED, Event.Kind.STATUS_CHANGED]
+
+    assert warm_count(run) == 18
