@@ -28,3 +28,13 @@ def skip_without_chromium() -> None:
             "browser tests need Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)",
             allow_module_level=True,
         )
+
+
+#: An init script for pages under a content security policy: collects each violation the browser reports
+#: in `window.__cspViolations`, recorded before any page script runs.
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push(event.violatedDirective + " " + (event.blockedURI || event.sample || ""));
+});
+"""

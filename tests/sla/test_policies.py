@@ -55,6 +55,14 @@ def london():
     return calendar
 
 
+def make_policy(name: str, calendar: BusinessCalendar, **targets) -> SlaPolicy:
+    """A policy whose five rows all set the same `targets`."""
+    plan = SlaPolicy.objects.create(name=name, calendar=calendar)
+    for severity in ("S1", "S2", "S3", "S4", "S5"):
+        ResponseTarget.objects.create(policy=plan, severity=severity, definition="x", **targets)
+    return plan
+
+
 def enterprise_payload(calendar_id: int) -> dict:
     """S1 and S2 answered within an hour and four hours, any hour (24x7); the rest in business hours."""
     return {
@@ -138,11 +146,7 @@ def test_a_policy_counts_on_its_own_calendar_across_its_zone_s_dst_change(london
     """A London policy with a 9-hour (540-minute) business target. Filed on Friday 29 October 2027 at
     16:00 London time (BST): one hour on Friday, eight on Monday 1 November 09:00–17:00 (GMT since
     Sunday), so due at 17:00 UTC; Los Angeles, still on PDT until 7 November, plays no part."""
-    plan = SlaPolicy.objects.create(name="UK", calendar=london)
-    for severity in ("S1", "S2", "S3", "S4", "S5"):
-        ResponseTarget.objects.create(
-            policy=plan, severity=severity, first_response_minutes=540, definition="x"
-        )
+    plan = make_policy("UK", london, first_response_minutes=540)
     customer = CustomerFactory(membership__organization=OrganizationFactory(sla_policy=plan))
 
     def due(filed: datetime) -> datetime:
@@ -160,15 +164,7 @@ def test_a_policy_counts_on_its_own_calendar_across_its_zone_s_dst_change(london
 
 def test_moving_an_organization_applies_to_new_tickets_and_re_targets_open_ones_on_request(london):
     agent = AgentFactory()
-    plan = SlaPolicy.objects.create(name="24/7", calendar=london)
-    for severity in ("S1", "S2", "S3", "S4", "S5"):
-        ResponseTarget.objects.create(
-            policy=plan,
-            severity=severity,
-            first_response_minutes=60,
-            first_response_clock="24x7",
-            definition="x",
-        )
+    plan = make_policy("24/7", london, first_response_minutes=60, first_response_clock="24x7")
     organization = OrganizationFactory()
     customer = CustomerFactory(membership__organization=organization)
     filed = datetime(2026, 12, 7, 10, tzinfo=LA)  # a Monday, 10:00 Pacific
@@ -200,15 +196,7 @@ def test_moving_an_organization_applies_to_new_tickets_and_re_targets_open_ones_
 
 def test_a_re_target_past_the_new_due_time_breaches_at_once(london):
     agent = AgentFactory()
-    plan = SlaPolicy.objects.create(name="Fast", calendar=london)
-    for severity in ("S1", "S2", "S3", "S4", "S5"):
-        ResponseTarget.objects.create(
-            policy=plan,
-            severity=severity,
-            first_response_minutes=30,
-            first_response_clock="24x7",
-            definition="x",
-        )
+    plan = make_policy("Fast", london, first_response_minutes=30, first_response_clock="24x7")
     organization = OrganizationFactory()
     customer = CustomerFactory(membership__organization=organization)
     filed = datetime(2026, 12, 7, 10, tzinfo=LA)

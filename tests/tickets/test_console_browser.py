@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import skip_without_chromium
+from tests.browser import RECORD_VIOLATIONS, skip_without_chromium
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory
 from tickets.models import Message
 from tickets.services import ticket_create
@@ -25,14 +25,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("shipped_defaults"),
 ]
-
-#: Recorded before any page script runs.
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", function (event) {
-  window.__cspViolations.push(event.violatedDirective + " " + (event.blockedURI || event.sample || ""));
-});
-"""
 
 
 def test_ctrl_enter_sends_the_reply_under_the_console_policy(live_server, browser):
