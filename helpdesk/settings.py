@@ -199,7 +199,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Task modules outside the apps' tasks.py files.
-CELERY_IMPORTS = ("tickets.outgoing_webhooks",)
+CELERY_IMPORTS = ("tickets.outgoing_webhooks", "tickets.channels.tasks")
 
 # Outgoing webhooks (integrations' subscriptions).
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=5)

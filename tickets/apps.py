@@ -10,6 +10,8 @@ class TicketsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        # The webhook outbox (domain) renders payloads with the API's serializers, registered here.
+        import tickets.api.webhook_payloads  # noqa: F401
         from tickets import token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule

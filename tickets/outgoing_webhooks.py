@@ -13,16 +13,18 @@ sweep, run by beat every minute, enqueues it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from helpdesk import webhooks
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 from tickets.models.integrations import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 logger = logging.getLogger(__name__)
@@ -110,19 +112,31 @@ def redeliver_lost(at: datetime | None = None) -> int:
     return len(lost)
 
 
-def build_payload(event: str, ticket: Ticket, key: str, data: dict) -> dict:
-    from tickets.api.serializers import MessageSerializer, TicketSerializer
-    from tickets.models import Message
+#: How a ticket and a message look in a payload: the API's representation, so integrations read the same
+#: JSON as from the API. The API registers it (tickets/api/webhook_payloads.py, imported when the app is
+#: ready), so this domain module needs no import of the API.
+_representation: Callable[[Ticket, Message | None], dict] | None = None
 
+
+def represent_with(function: Callable[[Ticket, Message | None], dict]) -> Callable:
+    """Register the function that turns a ticket (and a message, or None) into a payload's `data`."""
+    global _representation
+    _representation = function
+    return function
+
+
+def build_payload(event: str, ticket: Ticket, key: str, data: dict) -> dict:
+    if _representation is None:
+        raise ImproperlyConfigured("No webhook payload representation is registered (tickets.api).")
     ticket = Ticket.objects.prefetch_related("candidates", "sla_clocks").get(pk=ticket.pk)
-    body = {"ticket": TicketSerializer(ticket).data}
+    body = {"ticket": _representation(ticket, None)["ticket"]}
     if "message_id" in data:
         message = (
             Message.objects.prefetch_related("attachments")
             .filter(pk=data["message_id"], internal=False)
             .first()
         )
-        body["message"] = MessageSerializer(message).data if message else None
+        body["message"] = _representation(ticket, message)["message"] if message else None
     body.update({k: v for k, v in data.items() if k != "message_id"})
     return webhooks.json_safe({"id": key, "event": event, "created_at": timezone.now(), "data": body})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
 
 from tickets import notifications
 from tickets.models import Message, Ticket
@@ -38,19 +37,6 @@ def notify_status_changed(ticket_id: int, previous: str, current: str) -> None:
     ticket = Ticket.objects.select_related("requester__membership").filter(pk=ticket_id).first()
     if ticket is not None:
         notifications.send_status_changed(ticket, previous, current)
-
-
-@shared_task(acks_late=True, expires=55)
-def fetch_email() -> str:
-    """Run by beat every minute when EMAIL_IN_URL is set; `expires` drops a run that waited so long the
-    next is due. Overlapping runs are harmless: each mail is recorded once by its Message-ID."""
-    # Imported here: the channel uses the services, which import this module.
-    from tickets.channels.email_in import fetch_from
-    from tickets.channels.mail_sources import source_from_url
-
-    if not settings.EMAIL_IN_URL:
-        return "not configured"
-    return str(fetch_from(source_from_url(settings.EMAIL_IN_URL)))
 
 
 @shared_task(acks_late=True, expires=3600)

@@ -44,9 +44,9 @@ from tickets.channels.mail_sources import (
     source_from_url,
 )
 from tickets.channels.schedule import TASK_NAME, ensure_fetch_schedule
+from tickets.channels.tasks import fetch_email
 from tickets.models import Channel, InboundEmail, Membership, Message, Status, Ticket
 from tickets.services import ticket_change_status, ticket_create, ticket_reply
-from tickets.tasks import fetch_email
 
 MAIL_DIR = Path(__file__).parent / "mail"
 BASE_DIR = Path(__file__).resolve().parents[2]
