@@ -48,7 +48,23 @@ def _target(minutes: int | None, clock: str) -> str:
     return f"{amount} ({'24/7' if clock == '24x7' else 'business'})"
 
 
-class ResponseTargetInline(admin.TabularInline):
+class LabelledTabularInline(admin.TabularInline):
+    """A tabular inline shows its labels as column headings only: each input gets its label as
+    `aria-label`, so a screen reader names it (axe: "form elements must have labels")."""
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+
+        class Labelled(formset):
+            def add_fields(self, form, index):
+                super().add_fields(form, index)  # adds the row's "Delete" box too
+                for name, field in form.fields.items():
+                    field.widget.attrs.setdefault("aria-label", str(field.label or name).capitalize())
+
+        return Labelled
+
+
+class ResponseTargetInline(LabelledTabularInline):
     model = ResponseTarget
     extra = 0
     min_num = 5
@@ -144,12 +160,12 @@ class ResponseTargetAdmin(admin.ModelAdmin):
         return False  # a policy's chart has one row per severity, always
 
 
-class BusinessHoursInline(admin.TabularInline):
+class BusinessHoursInline(LabelledTabularInline):
     model = BusinessHours
     extra = 0
 
 
-class HolidayInline(admin.TabularInline):
+class HolidayInline(LabelledTabularInline):
     model = Holiday
     extra = 0
     verbose_name = "date set by hand"

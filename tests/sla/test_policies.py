@@ -301,3 +301,16 @@ def test_the_console_makes_a_policy_as_a_copy_of_the_default_and_re_targets_an_o
         follow=True,
     )
     assert "0 open tickets re-targeted on Copy" in response.content.decode()
+
+
+def test_the_console_s_chart_and_hours_rows_name_their_inputs(client, superuser):
+    """Tabular rows label their inputs for screen readers (the column heading is no label)."""
+    client.force_login(superuser)
+    policy_page = client.get(reverse("admin:sla_slapolicy_add")).content.decode()
+    assert 'aria-label="First response minutes"' in policy_page
+    assert 'aria-label="Severity"' in policy_page
+    calendar = BusinessCalendar.objects.get(is_default=True)
+    calendar_page = client.get(
+        reverse("admin:sla_businesscalendar_change", args=[calendar.pk])
+    ).content.decode()
+    assert 'aria-label="Weekday"' in calendar_page and 'aria-label="Delete"' in calendar_page
