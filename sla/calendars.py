@@ -104,8 +104,13 @@ def _load_calendars() -> dict[int, Calendar]:
     hours: dict[int, list] = {}
     for row in BusinessHours.objects.all():
         hours.setdefault(row.calendar_id, []).append((row.weekday, row.start, row.end))
+    holidays: dict[int, list[Holiday]] = {}
+    for holiday in Holiday.objects.all():  # every calendar's in one query, not one per calendar
+        holidays.setdefault(holiday.calendar_id, []).append(holiday)
     return {
-        row.pk: Calendar(row.timezone, hours.get(row.pk, []), holiday_rule=HolidayRule.of(row))
+        row.pk: Calendar(
+            row.timezone, hours[row.pk], holiday_rule=HolidayRule.of(row, holidays.get(row.pk, []))
+        )
         for row in BusinessCalendar.objects.all()
         if hours.get(row.pk)  # a calendar without hours counts nothing: the arithmetic refuses it
     }
@@ -136,13 +141,13 @@ class HolidayRule:
         self.manual = manual  # date → (kind, name, row id)
 
     @classmethod
-    def of(cls, row: BusinessCalendar) -> HolidayRule:
+    def of(cls, row: BusinessCalendar, holidays: list[Holiday] | None = None) -> HolidayRule:
+        """The calendar's rule; `holidays` are its rows set by hand when the caller has read them."""
         country, subdivision = split_subdivision(row.holiday_country, row.holiday_subdivision)
         rules = RuleSet(country, subdivision, tuple(row.holiday_extras or ()))
-        manual = {
-            h.date: (h.kind, h.name, h.pk) for h in Holiday.objects.filter(calendar=row).order_by("date")
-        }
-        return cls(rules, manual)
+        if holidays is None:
+            holidays = list(Holiday.objects.filter(calendar=row))
+        return cls(rules, {h.date: (h.kind, h.name, h.pk) for h in holidays})
 
     def __call__(self, year: int) -> list[date]:
         return [day for day, _name, _source, _id in self.days_off(year)]
