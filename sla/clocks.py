@@ -56,6 +56,8 @@ class SlaPass:
         self._clocks: dict[str, TicketClock] | None = {} if new_ticket else None
         self._as_read: dict[int, tuple] = {}
         self._deleted: list[TicketClock] = []
+        #: (metric, cycle) of each clock this pass stopped in time, in order: the service records them.
+        self.met: list[tuple[str, int]] = []
 
     @property
     def clocks(self) -> dict[str, TicketClock]:
@@ -82,7 +84,7 @@ class SlaPass:
         ticket, at, clocks = self.ticket, self.at, self.clocks
         first = clocks.get(Metric.FIRST_RESPONSE)
         if first is not None and first.met_at is None:
-            _meet(first, at)
+            self._meet(first)
         update = clocks.get(Metric.NEXT_UPDATE)
         target = _target(ticket, Metric.NEXT_UPDATE)
         if update is not None:
@@ -90,7 +92,7 @@ class SlaPass:
                 self._delete(update)
             else:
                 if update.met_at is None:
-                    _meet(update, at)
+                    self._meet(update)
                 _restart(update, target, started_at=at, next_cycle=True)
                 _apply_status(update, ticket.status, at)
         elif target is not None:
@@ -102,7 +104,7 @@ class SlaPass:
         for clock in self.clocks.values():
             if clock.metric == Metric.RESOLUTION:
                 if ticket.status == Status.RESOLVED and clock.met_at is None:
-                    _meet(clock, at)
+                    self._meet(clock)
                 elif previous in _DONE and ticket.status not in _DONE:
                     _reopen(clock)  # resumes now, or stays paused if reopened into pending
             _apply_status(clock, ticket.status, at)
@@ -183,6 +185,11 @@ class SlaPass:
             self.ticket.sla_due_at = due
             if write:
                 Ticket.objects.filter(pk=self.ticket.pk).update(sla_due_at=due)
+
+    def _meet(self, clock: TicketClock) -> None:
+        _meet(clock, self.at)
+        if clock.state == ClockState.MET:  # not when it was met late (a breach stays a breach)
+            self.met.append((clock.metric, clock.cycle))
 
     def _add(self, clock: TicketClock | None) -> None:
         if clock is not None:

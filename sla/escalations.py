@@ -43,6 +43,7 @@ from sla.models import (
     Level,
     TicketClock,
 )
+from sla.signals import escalation_fired
 from tickets.permissions import is_agent
 
 logger = logging.getLogger(__name__)
@@ -179,23 +180,8 @@ def _deliver_one(escalation: Escalation, delivery_id: int, *, wait_for_backoff: 
 
 
 def _announce(escalation: Escalation) -> None:
-    """Tell integrations' webhook subscriptions (sla.escalated / sla.breached); once per escalation."""
-    from tickets.events import subscriptions_exist
-    from tickets.outgoing_webhooks import emit
-
-    if subscriptions_exist():
-        emit(
-            EVENTS[escalation.level],
-            ticket=escalation.ticket,
-            key=f"escalation-{escalation.pk}",
-            data={
-                "escalation": {
-                    "level": escalation.level,
-                    "metric": escalation.metric,
-                    "cycle": escalation.cycle,
-                }
-            },
-        )
+    """Tell the layers above (the ticket's audit trail, integrations' webhooks): sla.signals."""
+    escalation_fired.send(sender=Escalation, escalation=escalation)
 
 
 def _ensure_deliveries(escalation: Escalation) -> None:

@@ -12,10 +12,11 @@ class TicketsConfig(AppConfig):
 
         # The webhook outbox (domain) renders payloads with the API's serializers, registered here.
         import tickets.api.webhook_payloads  # noqa: F401
-        from tickets import token_lifecycle
+        from tickets import subscribers, token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule
 
         post_migrate.connect(ensure_agents_group, sender=self)
         post_migrate.connect(ensure_fetch_schedule, sender=self)
         token_lifecycle.connect()
+        subscribers.connect()

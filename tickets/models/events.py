@@ -1,4 +1,5 @@
-"""The audit trail: one Event per change to a ticket, written only by `tickets.events`."""
+"""The audit trail: one Event per change to a ticket, written only by the typed constructors of
+`tickets.events`, which also say what each kind's `from_value`, `to_value` and `data` hold."""
 
 from django.conf import settings
 from django.db import models
@@ -17,14 +18,23 @@ class Event(models.Model):
         ATTACHMENT_ADDED = "attachment_added", "Attachment added"
         INTAKE_UPDATED = "intake_updated", "Details updated"
         SLA_POLICY_CHANGED = "sla_policy_changed", "SLA policy changed"
+        SLA_MET = "sla_met", "SLA target met"
+        SLA_AT_RISK = "sla_at_risk", "SLA target at risk"
+        SLA_BREACHED = "sla_breached", "SLA target breached"
+        ESCALATED = "escalated", "On-call paged"
+        SATISFACTION_RATED = "satisfaction_rated", "Satisfaction rated"
 
-    #: Kinds a customer may see on their ticket's timeline (notes and assignments stay internal).
+    #: Who may see an event, decided here once for every reader (the portal's timeline, the API, webhooks,
+    #: live updates). Customers see only these kinds on their ticket; everything else is for agents.
     PUBLIC_KINDS = (
         Kind.CREATED,
         Kind.STATUS_CHANGED,
         Kind.SEVERITY_CHANGED,
         Kind.REPLIED,
     )
+    #: Kinds that never leave the helpdesk (no webhook, no customer): internal notes. An attachment is
+    #: internal when it belongs to a note (`data["internal"]`); see `is_internal`.
+    INTERNAL_KINDS = (Kind.NOTE_ADDED,)
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -47,3 +57,15 @@ class Event(models.Model):
     def __str__(self) -> str:
         change = f": {self.from_value} → {self.to_value}" if self.from_value or self.to_value else ""
         return f"{self.get_kind_display()}{change}"
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the ticket's customers may see this event."""
+        return self.kind in self.PUBLIC_KINDS
+
+    @property
+    def is_internal(self) -> bool:
+        """Whether this event must stay inside the helpdesk: agents only, never an integration."""
+        return self.kind in self.INTERNAL_KINDS or (
+            self.kind == self.Kind.ATTACHMENT_ADDED and bool(self.data.get("internal"))
+        )

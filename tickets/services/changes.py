@@ -19,12 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from sla.clocks import SlaPass, sla_pass
-from tickets import tasks, workflow
-from tickets.events import event_record
+from tickets import events, workflow
 from tickets.locks import ticket_lock
-from tickets.models import Candidate, Event, Severity, Status, Ticket
+from tickets.models import Candidate, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
-from tickets.services.side_effects import after_commit
 from tickets.services.tickets import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
 
 
@@ -96,18 +94,14 @@ def ticket_update(
             if new_candidates is not None:
                 ticket.candidates.all().delete()
                 Candidate.objects.bulk_create(new_candidates)
-            event_record(
-                ticket=ticket, kind=Event.Kind.INTAKE_UPDATED, actor=actor, at=at, data={"fields": changed}
-            )
+            events.details_changed(ticket=ticket, actor=actor, at=at, fields=changed)
         if severity is not None:
             _set_severity(ticket, severity, actor=actor, at=at, clocks=clocks)
         if assignee is not UNSET:
             _set_assignee(ticket, assignee, actor=actor, at=at)
         if status is not None:
             set_status(ticket, status, actor=actor, at=at, clocks=clocks)
-        ticket.updated_at = at
-        clocks.save(ticket_saved_after=True)
-        ticket.save()
+        save_change(ticket, clocks, at=at)
     return ticket
 
 
@@ -161,6 +155,16 @@ def ticket_take_next(*, agent, at: datetime | None = None) -> Ticket | None:
 # --- the steps, on a locked ticket; the caller saves it and the SLA pass ------------------------------
 
 
+def save_change(ticket: Ticket, clocks: SlaPass, *, at: datetime) -> None:
+    """End a change to a locked ticket: record the SLA targets it met, then write each changed clock once
+    and the ticket once (with its nearest due time)."""
+    for metric, cycle in clocks.met:
+        events.sla_met(ticket=ticket, at=at, metric=metric, cycle=cycle)
+    ticket.updated_at = at
+    clocks.save(ticket_saved_after=True)
+    ticket.save()
+
+
 def set_status(
     ticket: Ticket, status: str, *, actor, at: datetime, clocks: SlaPass, reason: str = ""
 ) -> None:
@@ -173,45 +177,21 @@ def set_status(
         ticket.closed_at = at
     else:
         ticket.resolved_at = None
-    event_record(
-        ticket=ticket,
-        kind=Event.Kind.STATUS_CHANGED,
-        actor=actor,
-        at=at,
-        from_value=previous,
-        to_value=status,
-        data={"reason": reason} if reason else None,
-    )
+    events.status_changed(ticket=ticket, actor=actor, at=at, previous=previous, reason=reason)
     clocks.status_changed(previous=previous)
-    after_commit(tasks.notify_status_changed, ticket.pk, previous, status)
 
 
 def _set_severity(ticket: Ticket, severity: str, *, actor, at: datetime, clocks: SlaPass) -> None:
     previous = ticket.severity
     ticket.severity = severity
-    event_record(
-        ticket=ticket,
-        kind=Event.Kind.SEVERITY_CHANGED,
-        actor=actor,
-        at=at,
-        from_value=previous,
-        to_value=severity,
-    )
+    events.severity_changed(ticket=ticket, actor=actor, at=at, previous=previous)
     clocks.severity_changed(previous=previous)
 
 
 def _set_assignee(ticket: Ticket, assignee, *, actor, at: datetime) -> None:
     previous = ticket.assignee
     ticket.assignee = assignee
-    event_record(
-        ticket=ticket,
-        kind=Event.Kind.ASSIGNED,
-        actor=actor,
-        at=at,
-        from_value=previous.get_username() if previous else "",
-        to_value=assignee.get_username() if assignee else "",
-        data={"from_id": previous.pk if previous else None, "to_id": assignee.pk if assignee else None},
-    )
+    events.assigned(ticket=ticket, actor=actor, at=at, previous=previous)
 
 
 # --- the checks -------------------------------------------------------------------------------------

@@ -10,14 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from sla.clocks import sla_pass
-from tickets import tasks, workflow
+from tickets import events, workflow
 from tickets.attachments import CheckedFile, check_uploads
-from tickets.events import event_record
 from tickets.locks import ticket_lock
-from tickets.models import Attachment, Channel, Event, Message, Status, Ticket
+from tickets.models import Attachment, Channel, Message, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
-from tickets.services.changes import set_status
-from tickets.services.side_effects import after_commit
+from tickets.services.changes import save_change, set_status
 
 #: A customer writing on a ticket in these statuses reopens it.
 _REOPENED_BY_CUSTOMER_REPLY = (Status.PENDING, Status.RESOLVED)
@@ -68,9 +66,7 @@ def ticket_reply(
             channel=channel or (Channel.AGENT if by_agent else Channel.PORTAL),
             created_at=at,
         )
-        event_record(
-            ticket=ticket, kind=Event.Kind.REPLIED, actor=author, at=at, data={"message_id": message.pk}
-        )
+        events.message_added(message=message, at=at)
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
         clocks = sla_pass(ticket, at=at)
@@ -78,13 +74,9 @@ def ticket_reply(
             clocks.agent_replied()
         if reopen:
             set_status(ticket, Status.OPEN, actor=author, at=at, clocks=clocks, reason=reopen)
-        if by_agent:
-            after_commit(tasks.notify_agent_reply, message.pk)
         if then_status:
             set_status(ticket, then_status, actor=author, at=at, clocks=clocks)
-        ticket.updated_at = at
-        clocks.save(ticket_saved_after=True)
-        ticket.save()
+        save_change(ticket, clocks, at=at)
     return message
 
 
@@ -115,17 +107,14 @@ def ticket_add_note(
             channel=Channel.AGENT,
             created_at=at,
         )
-        event_record(
-            ticket=ticket, kind=Event.Kind.NOTE_ADDED, actor=author, at=at, data={"message_id": message.pk}
-        )
+        events.message_added(message=message, at=at)
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=author, upload=upload, message=message, at=at)
         ticket.updated_at = at
         if then_status:
             clocks = sla_pass(ticket, at=at)
             set_status(ticket, then_status, actor=author, at=at, clocks=clocks)
-            clocks.save(ticket_saved_after=True)
-            ticket.save()
+            save_change(ticket, clocks, at=at)
         else:
             ticket.save(update_fields=["updated_at"])
     return message
@@ -175,14 +164,7 @@ def attachment_add(
         attachment.file.save(checked.name, checked.content, save=False)
         try:
             attachment.save()
-            event_record(
-                ticket=ticket,
-                kind=Event.Kind.ATTACHMENT_ADDED,
-                actor=uploaded_by,
-                at=at,
-                to_value=checked.name,
-                data={"attachment_id": attachment.pk, "internal": bool(message and message.internal)},
-            )
+            events.attachment_added(attachment=attachment, actor=uploaded_by, at=at)
         except Exception:
             attachment.file.delete(save=False)
             raise

@@ -16,14 +16,12 @@ from django.utils import timezone
 
 from sla.calendars import policy as sla_policy
 from sla.clocks import sla_policy_changed, sla_ticket_created
+from tickets import events
 from tickets import intake as intake_schema
-from tickets import tasks
 from tickets.attachments import check_uploads
-from tickets.events import event_record
 from tickets.locks import ticket_lock
-from tickets.models import Candidate, Channel, Event, Severity, Status, Ticket
+from tickets.models import Candidate, Channel, Severity, Status, Ticket
 from tickets.permissions import customer_membership, is_agent, require_agent
-from tickets.services.side_effects import after_commit
 
 #: Intake fields a ticket is created with (and agents may edit), as the intake schema lists them.
 #: Subject and description are separate.
@@ -91,18 +89,10 @@ def ticket_create(
         for row in candidate_rows:
             row.ticket = ticket
         Candidate.objects.bulk_create(candidate_rows)
-        event_record(
-            ticket=ticket,
-            kind=Event.Kind.CREATED,
-            actor=actor,
-            at=at,
-            to_value=ticket.severity,
-            data={"channel": ticket.channel},
-        )
+        events.ticket_created(ticket=ticket, actor=actor, at=at)
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=actor, upload=upload, at=at)
         sla_ticket_created(ticket, at=at)
-        after_commit(tasks.notify_ticket_received, ticket.pk)
     return ticket
 
 
@@ -123,14 +113,7 @@ def ticket_apply_sla_policy(*, ticket: Ticket, actor, at: datetime | None = None
         ticket.sla_policy_id, ticket.sla_calendar_id = plan.pk, plan.calendar_id
         ticket.updated_at = at
         ticket.save(update_fields=["sla_policy", "sla_calendar", "updated_at"])
-        event_record(
-            ticket=ticket,
-            kind=Event.Kind.SLA_POLICY_CHANGED,
-            actor=actor,
-            at=at,
-            from_value=previous,
-            to_value=plan.name,
-        )
+        events.sla_policy_changed(ticket=ticket, actor=actor, at=at, previous=previous, current=plan.name)
         sla_policy_changed(ticket, at=at)
     return True
 
