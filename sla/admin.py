@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from helpdesk import webhooks
+from helpdesk.timezones import timezone_label
 from sla import holiday_rules, ical
 from sla.calendars import HolidayRule
 from sla.models import (
@@ -34,7 +35,6 @@ from sla.models import (
 from tickets.admin.integrations import show_secret_once
 from tickets.forms import TimezoneField
 from tickets.models import Severity
-from tickets.timezones import timezone_label
 
 #: An iCalendar file of days off is small; anything larger is not one.
 ICS_MAX_BYTES = 2 * 1024 * 1024
