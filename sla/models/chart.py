@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from helpdesk.timezones import DEFAULT_TIMEZONE, validate_timezone
-from tickets.models import Severity
+from sla.vocabulary import Severity
 
 
 class Clock(models.TextChoices):
