@@ -12,10 +12,14 @@ class TicketsConfig(AppConfig):
 
         # The webhook outbox (domain) renders payloads with the API's serializers, registered here.
         import tickets.api.webhook_payloads  # noqa: F401
+        from sla import clocks
         from tickets import token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule
+        from tickets.selectors import SlaHistory
 
         post_migrate.connect(ensure_agents_group, sender=self)
         post_migrate.connect(ensure_fetch_schedule, sender=self)
         token_lifecycle.connect()
+        # The SLA clocks (below the domain) read a ticket's past through the domain's selectors.
+        clocks.read_history_with(SlaHistory())
