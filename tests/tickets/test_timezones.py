@@ -8,10 +8,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
 from helpdesk.timezones import timezone_choices, validate_timezone
-from sla.admin import BusinessCalendarForm
 from sla.models import BusinessCalendar
 from tests.factories import OrganizationFactory
 from tickets.admin.people import OrganizationForm
+from tickets.admin.sla import BusinessCalendarForm
 from tickets.models import Organization
 
 TIMEZONE_FIELDS = [("tickets", "organization"), ("sla", "businesscalendar")]

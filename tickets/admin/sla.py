@@ -1,6 +1,7 @@
-"""The SLA in the agent console: the chart, calendars and holidays (editable by staff with permission),
-on-call contacts (a webhook's signing secret is shown once, when generated or rotated), and the escalations
-with each delivery's result (read-only)."""
+"""The SLA in the agent console: support plans and their charts, calendars and holidays (editable by staff
+with permission), on-call contacts (a webhook's signing secret is shown once, when generated or rotated),
+and the escalations with each delivery's result (read-only). The models are the SLA engine's (app label
+`sla`, so the console's addresses are /admin/sla/…); the pages are the console's."""
 
 from __future__ import annotations
 
