@@ -24,8 +24,8 @@ from tickets.events import event_record
 from tickets.locks import ticket_lock
 from tickets.models import Candidate, Event, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
+from tickets.services.checks import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
 from tickets.services.side_effects import after_commit
-from tickets.services.tickets import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
 
 
 class _Unset:
