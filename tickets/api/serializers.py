@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 from datetime import UTC
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
@@ -393,9 +393,7 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ("id", "username", "email", "first_name", "last_name", "password", "organization", "role")
 
     def validate_password(self, value: str) -> str:
-        from django.contrib.auth.password_validation import validate_password
-
-        validate_password(value, self.instance)
+        password_validation.validate_password(value, self.instance)
         return value
 
     def validate_email(self, value: str) -> str:
