@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TicketsConfig(AppConfig):
@@ -8,10 +9,8 @@ class TicketsConfig(AppConfig):
     verbose_name = "Tickets"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
-        # The webhook outbox (domain) renders payloads with the API's serializers, registered here.
-        import tickets.api.webhook_payloads  # noqa: F401
+        # Imported here, once the app registry is ready: each of these modules imports models.
+        import tickets.api.webhook_payloads  # noqa: F401 - the webhook outbox renders with the API's serializers
         from sla import clocks
         from tickets import token_lifecycle
         from tickets.agents import ensure_agents_group

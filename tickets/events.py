@@ -14,6 +14,7 @@ from django.db.models.signals import post_delete, post_save
 
 from tickets.models import Event, Ticket
 from tickets.models.integrations import WebhookEvent, WebhookSubscription
+from tickets.outgoing_webhooks import emit
 
 _SUBSCRIPTIONS_CACHE_KEY = "webhooks:any-active"
 _SUBSCRIPTIONS_CACHE_SECONDS = 30
@@ -49,8 +50,6 @@ def _announce(event: Event) -> None:
         return  # internal: never leaves the helpdesk
     if not subscriptions_exist():
         return
-    from tickets.outgoing_webhooks import emit
-
     if event.kind == Event.Kind.CREATED:
         emit(WebhookEvent.TICKET_CREATED, ticket=event.ticket, key=f"ticket-{event.ticket_id}-created")
     elif event.kind == Event.Kind.REPLIED:
