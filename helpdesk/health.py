@@ -3,6 +3,7 @@
 200 when both answer; 503 with Retry-After naming the failing check otherwise. The database check cannot
 hang: the connection gives up after DATABASE_CONNECT_TIMEOUT seconds (helpdesk/settings.py)."""
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -21,8 +22,6 @@ def _check_database() -> str:
 
 def _check_broker() -> str:
     if settings.REDIS_URL:
-        import redis
-
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         try:
             client.ping()

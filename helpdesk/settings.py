@@ -426,8 +426,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "ENUM_NAME_OVERRIDES": {
-        "SeverityEnum": "tickets.models.choices.Severity",
-        "TicketStatusEnum": "tickets.models.choices.Status",
+        "SeverityEnum": "sla.vocabulary.Severity",
+        "TicketStatusEnum": "sla.vocabulary.Status",
         "ChannelEnum": "tickets.models.choices.Channel",
         "ClockEnum": "sla.models.chart.Clock",
     },

@@ -1,11 +1,15 @@
-"""The portal's forms: the FAQ-guided new-ticket form, candidates, replies."""
+"""The portal's forms: the FAQ-guided new-ticket form, candidates, replies, the password-reset request."""
 
 from __future__ import annotations
+
+import unicodedata
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Div, Fieldset, Layout
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
 from django.db import models
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
@@ -175,3 +179,26 @@ class ReplyForm(forms.Form):
 
 class ChatMessageForm(forms.Form):
     body = forms.CharField(max_length=5000)
+
+
+#: The reset mail (the view names them to Django's; the worker sends with them: portal/password_reset.py).
+EMAIL_TEMPLATE = "portal/email/password_reset.txt"
+SUBJECT_TEMPLATE = "portal/email/password_reset_subject.txt"
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's form, reaching active users whether or not they have a usable password yet."""
+
+    def get_users(self, email: str):
+        # Django skips users with an unusable password (meant for accounts that sign in elsewhere); here
+        # that is a customer made by email intake or the API who has not chosen a password yet.
+        email_field = get_user_model().get_email_field_name()
+        users = get_user_model()._default_manager.filter(
+            **{f"{email_field}__iexact": email, "is_active": True}
+        )
+        return (user for user in users if _folded(email) == _folded(getattr(user, email_field)))
+
+
+def _folded(text: str) -> str:
+    # As Django's own form compares: the database's case-insensitive match may be looser than Unicode's.
+    return unicodedata.normalize("NFKC", text).casefold()

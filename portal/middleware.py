@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 from django.utils import timezone
+from rest_framework.compat import pygments_css
+from rest_framework.renderers import BrowsableAPIRenderer
 
 CSP = "; ".join(
     [
@@ -46,9 +48,6 @@ def api_policy() -> str:
     split view serves the Swagger UI's start-up script as a file); styles from our origin plus exactly the
     inline styles DRF's and drf-spectacular's templates carry (hashes; 'unsafe-hashes' for attributes),
     and the syntax-highlighting <style> the browsable API renders."""
-    from rest_framework.compat import pygments_css  # imported late: rendering support, not needed before
-    from rest_framework.renderers import BrowsableAPIRenderer
-
     styles = set()
     for package, folder in _API_TEMPLATE_DIRS:
         # Read from the installed templates, never from a response: markup that slipped into a page

@@ -12,38 +12,15 @@ flooding a mailbox or the mail server; a request over either is answered exactly
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.views import PasswordResetView
 from django.http import HttpResponseRedirect
 
 from helpdesk.clients import client_ip
 from helpdesk.rate_limits import rate_allows
+from portal.forms import EMAIL_TEMPLATE, SUBJECT_TEMPLATE, PasswordResetRequestForm
+from portal.tasks import send_password_reset
 from tickets.services.side_effects import after_commit
-
-EMAIL_TEMPLATE = "portal/email/password_reset.txt"
-SUBJECT_TEMPLATE = "portal/email/password_reset_subject.txt"
-
-
-class PasswordResetRequestForm(PasswordResetForm):
-    """Django's form, reaching active users whether or not they have a usable password yet."""
-
-    def get_users(self, email: str):
-        # Django skips users with an unusable password (meant for accounts that sign in elsewhere); here
-        # that is a customer made by email intake or the API who has not chosen a password yet.
-        email_field = get_user_model().get_email_field_name()
-        users = get_user_model()._default_manager.filter(
-            **{f"{email_field}__iexact": email, "is_active": True}
-        )
-        return (user for user in users if _folded(email) == _folded(getattr(user, email_field)))
-
-
-def _folded(text: str) -> str:
-    # As Django's own form compares: the database's case-insensitive match may be looser than Unicode's.
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def password_reset_allowed(request, email: str) -> bool:
@@ -68,9 +45,6 @@ class PasswordResetRequestView(PasswordResetView):
     subject_template_name = SUBJECT_TEMPLATE
 
     def form_valid(self, form):
-        # Imported here: the task module imports this one (for the form).
-        from portal.tasks import send_password_reset
-
         email = form.cleaned_data["email"]
         if password_reset_allowed(self.request, email):
             after_commit(send_password_reset, email, self.request.get_host(), self.request.is_secure())

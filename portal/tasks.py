@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from portal.password_reset import EMAIL_TEMPLATE, SUBJECT_TEMPLATE, PasswordResetRequestForm
+from portal.forms import EMAIL_TEMPLATE, SUBJECT_TEMPLATE, PasswordResetRequestForm
 
 _RETRY = {"autoretry_for": (OSError,), "retry_backoff": True, "retry_backoff_max": 600, "max_retries": 5}
 

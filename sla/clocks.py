@@ -7,16 +7,25 @@ is made, and `save` writes each clock that changed once, with the ticket's `sla_
 running due time). `sla_ticket_created`, `sla_agent_replied`, `sla_status_changed`,
 `sla_severity_changed` and `sla_policy_changed` are passes of one step. A pass fires the escalations
 that a change makes due at once (the S1 page, a breach after a severity change).
+
+The engine sits below the ticket domain and never imports it. It knows a ticket by what `ClockedTicket`
+lists, its model by the clock's foreign key; a clock that starts late (a severity or policy that sets a
+target the old one did not) reads the ticket's past through the `TicketHistory` that the domain
+registers when it starts (tickets/apps.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 from sla.calendars import calendar_for, response_target
 from sla.escalations import escalate
 from sla.models import ClockState, Level, Metric, TicketClock
-from tickets.models import Event, Message, Severity, Status, Ticket
+from sla.vocabulary import Severity, Status
 
 #: Statuses a ticket is done in; leaving them reopens it.
 _DONE = (Status.RESOLVED, Status.CLOSED)
@@ -36,7 +45,49 @@ _FIELDS = tuple(
 )
 
 
-def sla_pass(ticket: Ticket, *, at: datetime) -> SlaPass:
+class ClockedTicket(Protocol):
+    """What the clocks read of a ticket (the ticket domain's model), and `sla_due_at`, which they keep."""
+
+    pk: int
+    severity: str
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+    sla_policy_id: int | None
+    sla_calendar_id: int | None
+    sla_due_at: datetime | None
+
+
+class TicketHistory(Protocol):
+    """What a clock that starts late reads of its ticket's past. The ticket domain keeps that past (its
+    conversation and audit trail) and registers these reads with `read_history_with` when it starts."""
+
+    def first_agent_reply(self, ticket: ClockedTicket) -> datetime | None:
+        """When an agent first replied to the customer (not an internal note); None if never."""
+
+    def last_agent_reply(self, ticket: ClockedTicket) -> datetime | None:
+        """When an agent last replied to the customer; None if never."""
+
+    def status_changes(self, ticket: ClockedTicket, *, before: datetime) -> Iterable[tuple[datetime, str]]:
+        """(when, the status it went to) of each of the ticket's status changes before `before`, in order."""
+
+
+_history: TicketHistory | None = None
+
+
+def read_history_with(history: TicketHistory) -> None:
+    """Register where late-starting clocks read a ticket's past (the ticket domain, at start-up)."""
+    global _history
+    _history = history
+
+
+def _ticket_history() -> TicketHistory:
+    if _history is None:
+        raise ImproperlyConfigured("No ticket history is registered for the SLA clocks (tickets/apps.py).")
+    return _history
+
+
+def sla_pass(ticket: ClockedTicket, *, at: datetime) -> SlaPass:
     """The clocks of one service call's change to `ticket` (locked by the caller); `save` it at the end."""
     return SlaPass(ticket, at=at)
 
@@ -49,7 +100,7 @@ class SlaPass:
     reads and writes are shared. Nothing is written before `save`, except escalations.
     """
 
-    def __init__(self, ticket: Ticket, *, at: datetime, new_ticket: bool = False):
+    def __init__(self, ticket: ClockedTicket, *, at: datetime, new_ticket: bool = False):
         self.ticket = ticket
         self.at = at
         # A ticket being created has no clocks yet: nothing to read.
@@ -184,7 +235,7 @@ class SlaPass:
         if due != self.ticket.sla_due_at:
             self.ticket.sla_due_at = due
             if write:
-                Ticket.objects.filter(pk=self.ticket.pk).update(sla_due_at=due)
+                _tickets().filter(pk=self.ticket.pk).update(sla_due_at=due)
 
     def _meet(self, clock: TicketClock) -> None:
         _meet(clock, self.at)
@@ -207,32 +258,32 @@ def _values(clock: TicketClock) -> tuple:
     )
 
 
-def sla_ticket_created(ticket: Ticket, *, at: datetime) -> None:
+def sla_ticket_created(ticket: ClockedTicket, *, at: datetime) -> None:
     """Start the clocks of a ticket just saved."""
     change = SlaPass(ticket, at=at, new_ticket=True)
     change.ticket_created()
     change.save()
 
 
-def sla_agent_replied(ticket: Ticket, *, at: datetime) -> None:
+def sla_agent_replied(ticket: ClockedTicket, *, at: datetime) -> None:
     change = sla_pass(ticket, at=at)
     change.agent_replied()
     change.save()
 
 
-def sla_status_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
+def sla_status_changed(ticket: ClockedTicket, *, previous: str, at: datetime) -> None:
     change = sla_pass(ticket, at=at)
     change.status_changed(previous=previous)
     change.save()
 
 
-def sla_severity_changed(ticket: Ticket, *, previous: str, at: datetime) -> None:
+def sla_severity_changed(ticket: ClockedTicket, *, previous: str, at: datetime) -> None:
     change = sla_pass(ticket, at=at)
     change.severity_changed(previous=previous)
     change.save()
 
 
-def sla_policy_changed(ticket: Ticket, *, at: datetime) -> None:
+def sla_policy_changed(ticket: ClockedTicket, *, at: datetime) -> None:
     change = sla_pass(ticket, at=at)
     change.policy_changed()
     change.save()
@@ -241,7 +292,7 @@ def sla_policy_changed(ticket: Ticket, *, at: datetime) -> None:
 # --- the clock state machine --------------------------------------------------------------------------
 
 
-def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -> TicketClock | None:
+def _start(ticket: ClockedTicket, metric: str, *, started_at: datetime, at: datetime) -> TicketClock | None:
     """A new clock for `metric` (unsaved), or None where the chart sets no target."""
     target = _target(ticket, metric)
     if target is None:
@@ -253,22 +304,20 @@ def _start(ticket: Ticket, metric: str, *, started_at: datetime, at: datetime) -
     return clock
 
 
-def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> TicketClock | None:
+def _start_late(ticket: ClockedTicket, metric: str, *, at: datetime) -> TicketClock | None:
     """A metric the old severity had no target for: count it from when it would have started, minus the
     pauses the ticket's status history implies. One already met (answered, resolved) is recorded as met
     then: like a met clock's, its outcome is not re-judged under the new target. Unsaved; None when it
     has not started (no agent reply yet to count the next update from)."""
     target = _target(ticket, metric)
-    agent_replies = Message.objects.filter(
-        ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
-    ).values_list("created_at", flat=True)
+    history = _ticket_history()
     started_at, met_at = ticket.created_at, None
     if metric == Metric.NEXT_UPDATE:
-        started_at = agent_replies.order_by("-created_at").first()
+        started_at = history.last_agent_reply(ticket)
         if started_at is None:
             return None
     elif metric == Metric.FIRST_RESPONSE:
-        met_at = agent_replies.order_by("created_at").first()
+        met_at = history.first_agent_reply(ticket)
     elif ticket.status in _DONE:
         met_at = ticket.resolved_at or at
     clock = TicketClock(ticket=ticket, metric=metric, warn_at_percent=_warn_at(ticket))
@@ -290,15 +339,11 @@ def _start_late(ticket: Ticket, metric: str, *, at: datetime) -> TicketClock | N
 
 
 def _status_pauses(
-    ticket: Ticket, metric: str, *, since: datetime, until: datetime
+    ticket: ClockedTicket, metric: str, *, since: datetime, until: datetime
 ) -> tuple[list[tuple[datetime, datetime]], datetime | None]:
-    """From the audit trail: the spans within [since, until) in which the ticket's status paused `metric`,
-    and the start of the pause still open at `until` (None if it runs)."""
-    changes = (
-        Event.objects.filter(ticket=ticket, kind=Event.Kind.STATUS_CHANGED, created_at__lt=until)
-        .order_by("created_at", "pk")
-        .values_list("created_at", "to_value")
-    )
+    """From the ticket's history: the spans within [since, until) in which its status paused `metric`, and
+    the start of the pause still open at `until` (None if it runs)."""
+    changes = _ticket_history().status_changes(ticket, before=until)
     pauses: list[tuple[datetime, datetime]] = []
     pause_start = None  # a ticket starts as new, which pauses nothing
     for changed_at, status in changes:
@@ -395,11 +440,16 @@ def _breach_if_overdue(clock: TicketClock, at: datetime) -> None:
 # --- helpers --------------------------------------------------------------------------------------------
 
 
-def _target(ticket: Ticket, metric: str) -> tuple[timedelta, str] | None:
+def _tickets():
+    """The tickets' manager: the model the clock's foreign key names ("tickets.Ticket")."""
+    return TicketClock._meta.get_field("ticket").related_model._default_manager
+
+
+def _target(ticket: ClockedTicket, metric: str) -> tuple[timedelta, str] | None:
     row = response_target(ticket.severity, ticket.sla_policy_id)
     return None if row is None else row.target(metric)
 
 
-def _warn_at(ticket: Ticket) -> int:
+def _warn_at(ticket: ClockedTicket) -> int:
     row = response_target(ticket.severity, ticket.sla_policy_id)
     return row.warn_at_percent if row is not None else 75

@@ -34,6 +34,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from helpdesk import webhooks
+from helpdesk.roles import is_agent
 from sla.models import (
     ContactKind,
     DeliveryStatus,
@@ -44,7 +45,6 @@ from sla.models import (
     TicketClock,
 )
 from sla.signals import escalation_fired
-from tickets.permissions import is_agent
 
 logger = logging.getLogger(__name__)
 

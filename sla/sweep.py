@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from sla.models import ClockState, Level, Metric, TicketClock
 from sla.recovery import enqueue, pending_escalations
-from tickets.models import OPEN_STATUSES
+from sla.vocabulary import OPEN_STATUSES
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TicketsConfig(AppConfig):
@@ -8,15 +9,17 @@ class TicketsConfig(AppConfig):
     verbose_name = "Tickets"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
-        # The webhook outbox (domain) renders payloads with the API's serializers, registered here.
-        import tickets.api.webhook_payloads  # noqa: F401
+        # Imported here, once the app registry is ready: each of these modules imports models.
+        import tickets.api.webhook_payloads  # noqa: F401 - the webhook outbox renders with the API's serializers
+        from sla import clocks
         from tickets import subscribers, token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule
+        from tickets.selectors import SlaHistory
 
         post_migrate.connect(ensure_agents_group, sender=self)
         post_migrate.connect(ensure_fetch_schedule, sender=self)
         token_lifecycle.connect()
+        # The SLA clocks (below the domain) read a ticket's past through the domain's selectors.
+        clocks.read_history_with(SlaHistory())
         subscribers.connect()

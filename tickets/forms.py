@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from tickets.timezones import DEFAULT_TIMEZONE, timezone_choices
+from helpdesk.timezones import DEFAULT_TIMEZONE, timezone_choices
 
 
 class LinesField(forms.CharField):
@@ -28,7 +28,7 @@ class LinesField(forms.CharField):
 
 class TimezoneField(forms.ChoiceField):
     """A time zone picked from the list offered now (computed when the form is built, not frozen in the
-    model: see tickets/timezones.py); Pacific time unless the form says otherwise, as the models do."""
+    model: see helpdesk/timezones.py); Pacific time unless the form says otherwise, as the models do."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("initial", DEFAULT_TIMEZONE)

@@ -1,28 +1,24 @@
 """Who is who: agents (staff) and customers (members of an organization).
 
-One definition of an agent, an active staff user: `is_agent` for a user in hand, `agents()` and
-`AGENT_LOOKUP` for queries. (Django's own admin checks `is_staff` itself, for its own purposes; and a
-staff account, active or not, is never a customer: see `tickets.services.people`.)
+One definition of an agent, an active staff user (helpdesk/roles.py, below every layer; offered here with
+the rest): `is_agent` for a user in hand, `agents()` and `AGENT_LOOKUP` for queries. A staff account,
+active or not, is never a customer: see `tickets.services.people`.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 
-#: The filter that selects agents among users, the same rule as `is_agent`.
-AGENT_LOOKUP = {"is_staff": True, "is_active": True}
+from helpdesk.roles import AGENT_LOOKUP, agents, is_agent
 
-
-def is_agent(user) -> bool:
-    """Whether `user` is an agent: signed in, active and staff."""
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
-
-
-def agents() -> QuerySet:
-    """The agents, as a queryset of users."""
-    return get_user_model()._default_manager.filter(**AGENT_LOOKUP)
+__all__ = [
+    "AGENT_LOOKUP",
+    "agents",
+    "can_view_ticket",
+    "customer_membership",
+    "is_agent",
+    "require_agent",
+]
 
 
 def customer_membership(user):

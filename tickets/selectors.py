@@ -10,9 +10,15 @@ kind of row, so the three faces cannot drift apart:
 
 The functions take a ticket the viewer may see (fetched through `Ticket.objects.visible_to`, or checked
 with `tickets.permissions.can_view_ticket`); they narrow by the viewer's role, not by the ticket.
+
+`SlaHistory` is the ticket's past as the SLA clocks read it, for nobody's eyes: the engine sits below
+the domain, so the domain registers it with the clocks when it starts (tickets/apps.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
@@ -88,3 +94,27 @@ def organization_open_tickets(ticket: Ticket, *, limit: int = ORGANIZATION_OPEN_
 def active_macros() -> QuerySet[Macro]:
     """The macros agents may apply, in the model's order."""
     return Macro.objects.filter(active=True)
+
+
+class SlaHistory:
+    """What a late-starting SLA clock reads of a ticket's past (`sla.clocks.TicketHistory`)."""
+
+    def first_agent_reply(self, ticket: Ticket) -> datetime | None:
+        return _agent_reply_times(ticket).order_by("created_at").first()
+
+    def last_agent_reply(self, ticket: Ticket) -> datetime | None:
+        return _agent_reply_times(ticket).order_by("-created_at").first()
+
+    def status_changes(self, ticket: Ticket, *, before: datetime) -> Iterable[tuple[datetime, str]]:
+        return (
+            Event.objects.filter(ticket=ticket, kind=Event.Kind.STATUS_CHANGED, created_at__lt=before)
+            .order_by("created_at", "pk")
+            .values_list("created_at", "to_value")
+        )
+
+
+def _agent_reply_times(ticket: Ticket) -> QuerySet:
+    """When agents replied to the customer on `ticket` (internal notes are not replies)."""
+    return Message.objects.filter(
+        ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
+    ).values_list("created_at", flat=True)

@@ -8,8 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-from tickets.models import Severity
-from tickets.timezones import DEFAULT_TIMEZONE, validate_timezone
+from helpdesk.timezones import DEFAULT_TIMEZONE, validate_timezone
+from sla.vocabulary import Severity
 
 
 class Clock(models.TextChoices):

@@ -1,4 +1,4 @@
-"""Time zones (tickets/timezones.py): a validator against the offered list, never a list frozen into the
+"""Time zones (helpdesk/timezones.py): a validator against the offered list, never a list frozen into the
 migrations; the console still offers a drop-down."""
 
 import pytest
@@ -7,12 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db.migrations.loader import MigrationLoader
 from django.urls import reverse
 
-from sla.admin import BusinessCalendarForm
+from helpdesk.timezones import timezone_choices, validate_timezone
 from sla.models import BusinessCalendar
 from tests.factories import OrganizationFactory
 from tickets.admin.people import OrganizationForm
+from tickets.admin.sla import BusinessCalendarForm
 from tickets.models import Organization
-from tickets.timezones import timezone_choices, validate_timezone
 
 TIMEZONE_FIELDS = [("tickets", "organization"), ("sla", "businesscalendar")]
 

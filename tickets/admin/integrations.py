@@ -3,6 +3,7 @@ with their delivery log (the signing secret is shown once, when generated or rot
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from helpdesk import webhooks
 from tickets.models.integrations import ApiToken, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -50,8 +51,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 

@@ -6,11 +6,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 
+from helpdesk.timezones import timezone_label
 from tickets.forms import TimezoneField
 from tickets.models import Membership, Organization
 from tickets.services import organization_apply_sla_policy
 from tickets.services.people import user_email_check
-from tickets.timezones import timezone_label
 
 User = get_user_model()
 

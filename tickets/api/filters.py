@@ -14,6 +14,7 @@ import django_filters
 from django import forms
 from django.core.validators import RegexValidator
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from sla.models import ClockState, TicketClock
@@ -95,8 +96,6 @@ class TicketFilter(django_filters.FilterSet):
     def filter_sla_state(self, queryset, name, value):
         clocks = TicketClock.objects.filter(ticket=OuterRef("pk"))
         if value == "at_risk":
-            from django.utils import timezone
-
             clocks = clocks.filter(state=ClockState.ACTIVE, at_risk_at__lte=timezone.now())
         else:
             clocks = clocks.filter(state=value)

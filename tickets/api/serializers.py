@@ -6,12 +6,13 @@ from __future__ import annotations
 import functools
 from datetime import UTC
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.timezones import timezone_choices
 from sla.models import Metric
 from tickets import intake
 from tickets.api.authentication import token_organization_id
@@ -28,7 +29,6 @@ from tickets.models import (
 )
 from tickets.permissions import agents
 from tickets.services.people import user_email_check
-from tickets.timezones import timezone_choices
 
 User = get_user_model()
 
@@ -336,7 +336,7 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 def timezone_field() -> serializers.ChoiceField:
-    """A time zone from the list offered now (tickets/timezones.py; the model validates, not lists)."""
+    """A time zone from the list offered now (helpdesk/timezones.py; the model validates, not lists)."""
     return serializers.ChoiceField(choices=timezone_choices(), required=False)
 
 
@@ -393,9 +393,7 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ("id", "username", "email", "first_name", "last_name", "password", "organization", "role")
 
     def validate_password(self, value: str) -> str:
-        from django.contrib.auth.password_validation import validate_password
-
-        validate_password(value, self.instance)
+        password_validation.validate_password(value, self.instance)
         return value
 
     def validate_email(self, value: str) -> str:

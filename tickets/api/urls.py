@@ -5,8 +5,8 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from sla.api import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet, SlaPolicyViewSet
 from tickets.api import tokens, views
+from tickets.api.sla import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet, SlaPolicyViewSet
 from tickets.api.webhooks import WebhookSubscriptionViewSet
 
 router = DefaultRouter(trailing_slash=True)

@@ -1,42 +1,20 @@
-"""The enumerations of the ticket domain: severity, status, channel and the intake answers."""
+"""The enumerations of the ticket domain: channel and the intake answers. Severity and status are the
+SLA's words too: they are defined below the domain, in sla/vocabulary.py, and offered here."""
 
 from django.db import models
 
+from sla.vocabulary import OPEN_STATUSES, SEVERITY_DEFINITIONS, Severity, Status
 
-class Severity(models.TextChoices):
-    """S1 is the most severe; the string order (S1 < S2 ...) is the work order."""
-
-    S1 = "S1", "S1 Critical"
-    S2 = "S2", "S2 High"
-    S3 = "S3", "S3 Medium"
-    S4 = "S4", "S4 Low"
-    S5 = "S5", "S5 Enhancement"
-
-    @property
-    def definition(self) -> str:
-        return SEVERITY_DEFINITIONS[self]
-
-
-SEVERITY_DEFINITIONS = {
-    Severity.S1: "Service unusable for critical functions; data corruption.",
-    Severity.S2: "Major function broken with no workaround; severe slowness; wrong calculated values.",
-    Severity.S3: "Minor function broken; a workaround exists.",
-    Severity.S4: "Cosmetic issues; help-system issues.",
-    Severity.S5: "Feature requests.",
-}
-
-
-class Status(models.TextChoices):
-    NEW = "new", "New"
-    OPEN = "open", "Open"
-    PENDING = "pending", "Waiting on customer"
-    ON_HOLD = "on_hold", "On hold (engineering)"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
-
-
-#: Statuses in which the ticket still needs work from us or the customer.
-OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+__all__ = [
+    "OPEN_STATUSES",
+    "SEVERITY_DEFINITIONS",
+    "AffectedRole",
+    "Channel",
+    "ImpactScope",
+    "Occurrence",
+    "Severity",
+    "Status",
+]
 
 
 class Channel(models.TextChoices):

@@ -6,9 +6,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from tickets.timezones import DEFAULT_TIMEZONE, timezone_choices, validate_timezone
+from helpdesk.timezones import DEFAULT_TIMEZONE, timezone_choices, validate_timezone
 
-# pytz's curated list makes a sensible drop-down (tickets/timezones.py); the value stored is an IANA name
+# pytz's curated list makes a sensible drop-down (helpdesk/timezones.py); the value stored is an IANA name
 # used with zoneinfo. Forms offer it; the model only validates, so that migrations do not freeze it.
 TIMEZONE_CHOICES = timezone_choices()
 

@@ -9,15 +9,10 @@ from .changes import (
     ticket_update,
     ticket_update_details,
 )
+from .checks import EDITABLE_FIELDS, INTAKE_FIELDS
 from .conversation import attachment_add, ticket_add_note, ticket_reply
 from .macros import macro_apply, macro_render
-from .tickets import (
-    EDITABLE_FIELDS,
-    INTAKE_FIELDS,
-    organization_apply_sla_policy,
-    ticket_apply_sla_policy,
-    ticket_create,
-)
+from .tickets import organization_apply_sla_policy, ticket_apply_sla_policy, ticket_create
 
 __all__ = [
     "EDITABLE_FIELDS",

@@ -23,7 +23,7 @@ from tickets import events, workflow
 from tickets.locks import ticket_lock
 from tickets.models import Candidate, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
-from tickets.services.tickets import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
+from tickets.services.checks import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
 
 
 class _Unset:

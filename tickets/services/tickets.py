@@ -1,5 +1,5 @@
 """Services that create a ticket and move it to another SLA policy (changes to a ticket's details,
-severity, assignee and status are in `changes.py`).
+severity, assignee and status are in `changes.py`; the checks both make are in `checks.py`).
 
 Each is atomic, writes its audit Event and schedules side effects on commit. Views, the admin, the API
 and the email channel call these; nothing else writes tickets.
@@ -17,22 +17,12 @@ from django.utils import timezone
 from sla.calendars import policy as sla_policy
 from sla.clocks import sla_policy_changed, sla_ticket_created
 from tickets import events
-from tickets import intake as intake_schema
 from tickets.attachments import check_uploads
 from tickets.locks import ticket_lock
 from tickets.models import Candidate, Channel, Severity, Status, Ticket
 from tickets.permissions import customer_membership, is_agent, require_agent
-
-#: Intake fields a ticket is created with (and agents may edit), as the intake schema lists them.
-#: Subject and description are separate.
-INTAKE_FIELDS = intake_schema.FIELD_NAMES
-EDITABLE_FIELDS = ("subject", "description", *INTAKE_FIELDS)
-
-
-def single_line(text: str | None) -> str:
-    """A subject is one line (it becomes an email's Subject header): runs of whitespace, line breaks
-    included, become one space."""
-    return " ".join((text or "").split())
+from tickets.services.checks import INTAKE_FIELDS, check_not_closed, clean_candidates, single_line
+from tickets.services.conversation import attachment_add
 
 
 def ticket_create(
@@ -50,8 +40,6 @@ def ticket_create(
 ) -> Ticket:
     """Open a ticket for `requester` (a customer). `actor` is who files it: the requester, their
     organization admin or an agent; it defaults to the requester."""
-    from tickets.services.conversation import attachment_add
-
     at = at or timezone.now()
     actor = actor or requester
     membership = customer_membership(requester)
@@ -131,23 +119,6 @@ def organization_apply_sla_policy(*, organization, actor, at: datetime | None = 
     return changed
 
 
-def clean_candidates(candidates: Iterable[Mapping]) -> list[Candidate]:
-    rows, errors = [], {}
-    for index, data in enumerate(candidates):
-        row = Candidate(name=(data.get("name") or "").strip(), email=(data.get("email") or "").strip())
-        if not row.name and not row.email:
-            continue  # an empty line in a form is not a candidate
-        try:
-            # Its one constraint (a name or an email) is the check above; validating it costs a query.
-            row.full_clean(exclude=["ticket"], validate_constraints=False)
-        except ValidationError as exc:
-            errors[f"candidates[{index}]"] = exc.messages
-        rows.append(row)
-    if errors:
-        raise ValidationError(errors)
-    return rows
-
-
 def _check_may_file_for(actor, requester, membership) -> None:
     if is_agent(actor) or actor.pk == requester.pk:
         return
@@ -159,8 +130,3 @@ def _check_may_file_for(actor, requester, membership) -> None:
     ):
         return
     raise PermissionDenied("Customers may only open tickets for themselves (admins: for their organization).")
-
-
-def check_not_closed(ticket: Ticket) -> None:
-    if ticket.status == Status.CLOSED:
-        raise ValidationError({"status": "The ticket is closed; open a follow-up ticket instead."})

@@ -1,6 +1,7 @@
-"""The SLA in the agent console: the chart, calendars and holidays (editable by staff with permission),
-on-call contacts (a webhook's signing secret is shown once, when generated or rotated), and the escalations
-with each delivery's result (read-only)."""
+"""The SLA in the agent console: support plans and their charts, calendars and holidays (editable by staff
+with permission), on-call contacts (a webhook's signing secret is shown once, when generated or rotated),
+and the escalations with each delivery's result (read-only). The models are the SLA engine's (app label
+`sla`, so the console's addresses are /admin/sla/…); the pages are the console's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from helpdesk import webhooks
+from helpdesk.timezones import timezone_label
 from sla import holiday_rules, ical
 from sla.calendars import HolidayRule
 from sla.models import (
@@ -34,7 +36,6 @@ from sla.models import (
 from tickets.admin.integrations import show_secret_once
 from tickets.forms import TimezoneField
 from tickets.models import Severity
-from tickets.timezones import timezone_label
 
 #: An iCalendar file of days off is small; anything larger is not one.
 ICS_MAX_BYTES = 2 * 1024 * 1024

@@ -1,5 +1,6 @@
-"""The SLA's API: the response-target chart, business calendars and holidays. Everyone signed in reads;
-staff with the model permissions write."""
+"""The SLA's API: support plans and their charts, business calendars and holidays. Everyone signed in
+reads; staff with the model permissions write. A face, like the rest of the API: the SLA engine below
+knows nothing of it."""
 
 from __future__ import annotations
 
