@@ -6,10 +6,12 @@ class SlaConfig(AppConfig):
     name = "sla"
 
     def ready(self) -> None:
-        from helpdesk.celery import broker_back
-        from sla.tasks import recover_when_the_broker_is_back
+        from helpdesk import outbox
+        from sla import escalations
 
-        # Pages that could not be published while the broker was down go out as soon as it is back.
-        broker_back.connect(
-            recover_when_the_broker_is_back, dispatch_uid="sla-recover-when-the-broker-is-back"
+        # Escalations first of all in the outbox process, and S1 pages first among them.
+        outbox.register(
+            outbox.Outbox(
+                name="escalations", priority=0, due=escalations.due, deliver=escalations.deliver_due
+            )
         )

@@ -26,8 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sla.models import ContactKind, DeliveryStatus, Escalation, EscalationContact, EscalationDelivery, Level
-from sla.recovery import ENQUEUE_GRACE
-from sla.sweep import sweep
+from sla.sweep import ENQUEUE_GRACE, sweep
 from tests.factories import PASSWORD, CustomerFactory
 from tests.reliability.conftest import HoldingReceiver
 from tests.sla.conftest import wait_until

@@ -3,7 +3,9 @@ accident: raise a number here only with the reason in the commit.
 
 Each path runs once to warm the per-process caches (the SLA chart and calendars, content types, the "any
 webhook subscription?" flag), then is counted on a second, fresh ticket: what a warm worker pays.
-Before issue 12 (one ticket_update, one SLA pass per change) these were 10, 15, 17, 33 and 35.
+Before issue 12 (one ticket_update, one SLA pass per change) these were 10, 15, 17, 33 and 35. The
+notification emails became outbox rows (issue 12): one INSERT per email, in the change's transaction,
+where the commit used to enqueue a task without a query.
 """
 
 import pytest
@@ -45,18 +47,18 @@ def warm_count(run) -> int:
 
 def test_ticket_creation(requester):
     # The ticket, its event, both clocks at once, its due time (and two checks that its policy and
-    # calendar exist), in a savepoint.
+    # calendar exist), the "ticket received" email, in a savepoint.
     def run(counted):
         with counted():
             new_ticket(requester)
 
-    assert warm_count(run) == 8
+    assert warm_count(run) == 9
 
 
-@pytest.mark.parametrize(("severity", "expected"), [(Severity.S3, 9), (Severity.S2, 10)])
+@pytest.mark.parametrize(("severity", "expected"), [(Severity.S3, 10), (Severity.S2, 11)])
 def test_agent_first_public_reply(requester, agent, severity, expected):
     # Lock, message, two events, the clocks read once, first_response met (S2: next_update started),
-    # the ticket saved once with its due time; savepoint and release.
+    # the reply's email, the ticket saved once with its due time; savepoint and release.
     def run(counted):
         ticket = new_ticket(requester, severity)
         with counted():
@@ -79,7 +81,7 @@ def test_console_reply_send_and_set_pending(client, requester, agent):
         ticket.refresh_from_db()
         assert ticket.status == Status.PENDING
 
-    assert warm_count(run) == 15
+    assert warm_count(run) == 17  # two emails: the reply and the move to pending
 
 
 def test_api_patch_severity_assignee_status(requester, agent, monkeypatch):
@@ -101,4 +103,4 @@ def test_api_patch_severity_assignee_status(requester, agent, monkeypatch):
         trail = list(Event.objects.filter(ticket=ticket).values_list("kind", flat=True))
         assert trail[-3:] == [Event.Kind.SEVERITY_CHANGED, Event.Kind.ASSIGNED, Event.Kind.STATUS_CHANGED]
 
-    assert warm_count(run) == 18
+    assert warm_count(run) == 19  # one email: the move to pending

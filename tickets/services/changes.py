@@ -19,12 +19,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from sla.clocks import SlaPass, sla_pass
-from tickets import tasks, workflow
+from tickets import notifications, workflow
 from tickets.events import event_record
 from tickets.locks import ticket_lock
 from tickets.models import Candidate, Event, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
-from tickets.services.side_effects import after_commit
 from tickets.services.tickets import EDITABLE_FIELDS, check_not_closed, clean_candidates, single_line
 
 
@@ -183,7 +182,7 @@ def set_status(
         data={"reason": reason} if reason else None,
     )
     clocks.status_changed(previous=previous)
-    after_commit(tasks.notify_status_changed, ticket.pk, previous, status)
+    notifications.queue_status_changed(ticket, previous, status)
 
 
 def _set_severity(ticket: Ticket, severity: str, *, actor, at: datetime, clocks: SlaPass) -> None:

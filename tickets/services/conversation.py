@@ -10,14 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from sla.clocks import sla_pass
-from tickets import tasks, workflow
+from tickets import notifications, workflow
 from tickets.attachments import CheckedFile, check_uploads
 from tickets.events import event_record
 from tickets.locks import ticket_lock
 from tickets.models import Attachment, Channel, Event, Message, Status, Ticket
 from tickets.permissions import can_view_ticket, is_agent, require_agent
 from tickets.services.changes import set_status
-from tickets.services.side_effects import after_commit
 
 #: A customer writing on a ticket in these statuses reopens it.
 _REOPENED_BY_CUSTOMER_REPLY = (Status.PENDING, Status.RESOLVED)
@@ -79,7 +78,7 @@ def ticket_reply(
         if reopen:
             set_status(ticket, Status.OPEN, actor=author, at=at, clocks=clocks, reason=reopen)
         if by_agent:
-            after_commit(tasks.notify_agent_reply, message.pk)
+            notifications.queue_agent_reply(message)
         if then_status:
             set_status(ticket, then_status, actor=author, at=at, clocks=clocks)
         ticket.updated_at = at

@@ -17,13 +17,12 @@ from django.utils import timezone
 from sla.calendars import policy as sla_policy
 from sla.clocks import sla_policy_changed, sla_ticket_created
 from tickets import intake as intake_schema
-from tickets import tasks
+from tickets import notifications
 from tickets.attachments import check_uploads
 from tickets.events import event_record
 from tickets.locks import ticket_lock
 from tickets.models import Candidate, Channel, Event, Severity, Status, Ticket
 from tickets.permissions import customer_membership, is_agent, require_agent
-from tickets.services.side_effects import after_commit
 
 #: Intake fields a ticket is created with (and agents may edit), as the intake schema lists them.
 #: Subject and description are separate.
@@ -102,7 +101,7 @@ def ticket_create(
         for upload in attachments:
             attachment_add(ticket=ticket, uploaded_by=actor, upload=upload, at=at)
         sla_ticket_created(ticket, at=at)
-        after_commit(tasks.notify_ticket_received, ticket.pk)
+        notifications.queue_ticket_received(ticket)
     return ticket
 
 

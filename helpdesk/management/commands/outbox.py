@@ -1,0 +1,54 @@
+"""`manage.py outbox`: the outbox process ("the pager"), delivering S1 pages, escalations, notification
+emails and webhooks from the database (helpdesk/pager.py). Runs until SIGTERM or Ctrl-C; `--once`
+delivers what is due now and exits.
+
+Run one beside the Celery workers (docker compose's `outbox` service, `make run`); more are safe.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from helpdesk import outbox
+from helpdesk.pager import Pager
+
+
+class Command(BaseCommand):
+    help = "Deliver the outbox (pages, emails, webhooks) from the database until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="Deliver what is due now, then exit.")
+        parser.add_argument(
+            "--poll",
+            type=float,
+            default=settings.OUTBOX_POLL_SECONDS,
+            help="Seconds between two looks at the database when nothing wakes the process "
+            "(default: OUTBOX_POLL_SECONDS).",
+        )
+
+    def handle(self, *args, once: bool, poll: float, **options):
+        if poll <= 0:
+            raise CommandError("--poll must be a positive number of seconds.")
+        outbox.disable_fast_path()  # what this process writes, it delivers itself
+        pager = Pager(poll=poll)
+        if once:
+            pager.deliver_due()
+            return
+        pager.start()
+        names = ", ".join(pager.lanes)
+        woken = "LISTEN/NOTIFY and a poll" if pager.listener else "a poll"
+        self.stdout.write(f"Outbox delivering {names}; woken by {woken} every {poll:g} s. Ctrl-C stops it.")
+
+        def stop(signum, frame):
+            pager.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not pager.stopping.wait(1.0):
+            pass
+        if not pager.stop():
+            raise CommandError("An outbox thread did not finish its attempt in time.")
+        self.stdout.write("Outbox stopped.")
