@@ -100,6 +100,8 @@ class Listener:
         self.stopping = stopping
         self.retry_after = retry_after
         self.database = outage("Database (outbox listener)", retry_after=retry_after)
+        #: Set while the connection LISTENs.
+        self.listening = threading.Event()
         self.thread = threading.Thread(target=self.run, name="outbox-listener", daemon=True)
 
     def run(self) -> None:
@@ -114,6 +116,7 @@ class Listener:
             wrapper.ensure_connection()
             raw = wrapper.connection
             raw.execute(f"LISTEN {outbox.CHANNEL}")
+            self.listening.set()
             self.database.succeeded()
             self.wake_all()
             checked = time.monotonic()
@@ -126,6 +129,7 @@ class Listener:
         except (DatabaseError, psycopg.Error) as error:
             self.database.failed(error)
         finally:
+            self.listening.clear()
             with contextlib.suppress(Exception):
                 wrapper.close()
 
