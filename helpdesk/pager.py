@@ -117,6 +117,7 @@ class Listener:
             raw = wrapper.connection
             raw.execute(f"LISTEN {outbox.CHANNEL}")
             self.listening.set()
+            logger.info("Outbox listening on %s", outbox.CHANNEL)
             self.database.succeeded()
             self.wake_all()
             checked = time.monotonic()
