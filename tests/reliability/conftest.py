@@ -278,7 +278,8 @@ def children(pid: int) -> list[int]:
 
 
 class OutboxProcess:
-    """`python manage.py outbox` as a subprocess, its log in a file. Ready once it LISTENs."""
+    """`python manage.py outbox` as a subprocess, its log in a file. Ready once it says it runs (after it
+    LISTENs)."""
 
     def __init__(self, *, env: dict[str, str], log_path: Path):
         self.env = env
@@ -286,6 +287,7 @@ class OutboxProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self, *, timeout: float = 30) -> OutboxProcess:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "manage.py", "outbox"],
@@ -294,7 +296,6 @@ class OutboxProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         wait_until(
             lambda: self._listening(offset),
             timeout=timeout,
@@ -305,7 +306,7 @@ class OutboxProcess:
     def _listening(self, offset: int) -> bool:
         if self.process.poll() is not None:
             raise RuntimeError(f"the outbox exited with {self.process.returncode}:\n{self.log()}")
-        return b"Outbox listening on" in self.log_path.read_bytes()[offset:]
+        return b"Outbox delivering" in self.log_path.read_bytes()[offset:]
 
     def kill(self) -> None:
         """SIGKILL: no attempt in hand is finished, no transaction committed."""

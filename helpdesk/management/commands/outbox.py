@@ -15,6 +15,9 @@ from django.core.management.base import BaseCommand, CommandError
 from helpdesk import outbox
 from helpdesk.pager import Pager
 
+#: Seconds the start waits for the listener before saying it runs.
+LISTEN_WAIT = 10.0
+
 
 class Command(BaseCommand):
     help = "Deliver the outbox (pages, emails, webhooks) from the database until stopped."
@@ -39,7 +42,11 @@ class Command(BaseCommand):
             return
         pager.start()
         names = ", ".join(pager.lanes)
-        woken = "LISTEN/NOTIFY and a poll" if pager.listener else "a poll"
+        woken = "a poll"
+        if pager.listener is not None:
+            # Said once it LISTENs (what starts it may wait for this line); it polls meanwhile anyway.
+            listening = pager.listener.listening.wait(timeout=LISTEN_WAIT)
+            woken = "LISTEN/NOTIFY and a poll" if listening else "a poll until it can LISTEN, and a poll"
         self.stdout.write(f"Outbox delivering {names}; woken by {woken} every {poll:g} s. Ctrl-C stops it.")
 
         def stop(signum, frame):
