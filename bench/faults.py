@@ -10,11 +10,12 @@ test_worker_killed.py (issue 7). Needs PostgreSQL (DATABASE_URL) and the redis-s
         .venv/bin/python bench/faults.py scenarios [--tickets 30] [--outage 10] [--rounds 5]
 
 They work in the database `helpdesk_bench_faults` (or BENCH_FAULTS_DATABASE) on DATABASE_URL's server
-(created and migrated if missing; its tickets truncated first) and on a private redis-server on a free port, without persistence
-(a restart comes back empty), never REDIS_URL's. The site runs in this process (Django's test client,
-a thread per client) as a deployed one would (DEBUG off); the workers are `celery worker` subprocesses,
-and so is the outbox process (`manage.py outbox`) where the code has one; the on-call receiver is a
-webhook server in a thread. Every process sends its mail into one folder (tests/reliability/mailbox.py).
+(created and migrated if missing; its tickets truncated first) and on a private redis-server on a free
+port, without persistence (a restart comes back empty), never REDIS_URL's. The site runs in this
+process (Django's test client, a thread per client) as a deployed one would (DEBUG off); the workers are
+`celery worker` subprocesses, and so is the outbox process (`manage.py outbox`) where the code has one;
+the on-call receiver is a webhook server in a thread. `scenarios` has every process send its mail into
+one folder (tests/reliability/mailbox.py).
 
 - `redis-outage`: a worker and a pager (escalations only) as in production; `--tickets` S1 tickets are
   created by `--threads` clients (half through the API with a token, half signing in to the portal and
@@ -50,7 +51,6 @@ import contextlib
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,7 +62,15 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench._stack import collect_static, create_database, machine, stats, table  # noqa: E402
+from bench._stack import (  # noqa: E402
+    HAS_OUTBOX,
+    OutboxProcess,
+    collect_static,
+    create_database,
+    machine,
+    stats,
+    table,
+)
 from bench.s1_page_latency import on_call_contact  # noqa: E402
 
 #: The bench's database on DATABASE_URL's server (BENCH_FAULTS_DATABASE names another: code before and
@@ -72,8 +80,6 @@ DATABASE = os.environ.get("BENCH_FAULTS_DATABASE", "helpdesk_bench_faults")
 PASSWORD = secrets.token_urlsafe(16)
 REQUEST_KINDS = ("api", "portal sign-in", "portal form")
 EXPECTED_STATUS = {"api": 201, "portal sign-in": 302, "portal form": 302}
-#: Whether this code has the outbox process (issue 12); the bench runs on the code before it too.
-HAS_OUTBOX = (BASE_DIR / "helpdesk" / "management" / "commands" / "outbox.py").exists()
 
 
 # --- set-up -------------------------------------------------------------------------------------------
@@ -257,7 +263,7 @@ def redis_outage(args, redis, receiver, stack_args) -> bool:
     pager.start()
     pids = (worker.process.pid, pager.process.pid)
     outbox = (
-        OutboxRunner(stack_args["env"], stack_args["log_path"].with_name("outbox.log"))
+        OutboxProcess(stack_args["env"], stack_args["log_path"].with_name("outbox.log"))
         if HAS_OUTBOX
         else None
     )
@@ -395,7 +401,7 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
             receiver.wait_for(1, timeout=30)
             if HAS_OUTBOX:  # now, not before: it would race the worker for the page
                 log_path = stack_args["log_path"].with_name(f"outbox-{round_number}.log")
-                outbox = OutboxRunner(stack_args["env"], log_path).start()
+                outbox = OutboxProcess(stack_args["env"], log_path).start()
             killed = time.monotonic()
             if args.pool == "solo":
                 os.kill(worker.process.pid, signal.SIGKILL)
@@ -456,41 +462,6 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
 # --- the outbox process -------------------------------------------------------------------------------
 
 
-class OutboxRunner:
-    """`manage.py outbox` as a subprocess, ready once it LISTENs; `kill()` is SIGKILL."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.env, self.log_path = env, log_path
-        self.process = None
-
-    def start(self, *, timeout: float = 60) -> OutboxRunner:
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "outbox"], cwd=BASE_DIR, env=self.env, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + timeout
-        while b"Outbox delivering" not in self.log_path.read_bytes()[offset:]:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                raise RuntimeError(f"the outbox did not start:\n{self.log_path.read_text()[-3000:]}")
-            time.sleep(0.05)
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
 # --- scenarios ----------------------------------------------------------------------------------------
 
 
@@ -520,11 +491,11 @@ class Deployment:
         self.stack_args = {**stack_args, "env": env, "log_path": folder / f"celery-{name}.log"}
         self.outbox_log = folder / f"outbox-{name}.log"
         self.workers: list = []
-        self.outbox: OutboxRunner | None = None
+        self.outbox: OutboxProcess | None = None
 
     def start(self) -> Deployment:
         if HAS_OUTBOX:  # first: it is what pages when the workers cannot
-            self.outbox = OutboxRunner(self.stack_args["env"], self.outbox_log).start()
+            self.outbox = OutboxProcess(self.stack_args["env"], self.outbox_log).start()
         self.workers = workers(self.stack_args, pool="prefork", concurrency=2, pager=True)
         for worker in self.workers:
             worker.start()
