@@ -4,13 +4,16 @@ restarted empty) and whatever happened to the worker that had its task.
 
 - **Lanes.** One thread per registered outbox (helpdesk.outbox: escalations, emails, webhooks), each
   on its own database connection, so a page never waits behind an email or a slow webhook receiver. A
-  lane takes the rows due now, the most urgent first (S1 pages before every other escalation), and makes
-  one attempt at each under its row lock (helpdesk.outbox.attempt): a row the Celery fast path is sending
-  at that moment is skipped, so both run side by side. When nothing moved, the lane sleeps until it is
-  woken or `poll` seconds pass (the backstop, and the only way on SQLite).
+  lane takes the rows that have been due for `grace` seconds, the most urgent first (S1 pages before
+  every other escalation), and makes one attempt at each under its row lock (helpdesk.outbox.attempt).
+  The grace is the fast path's head start: a row whose Celery task (or task's retry) runs in time is sent
+  before the lane looks, so the two do not both work on every row; a row the task is sending at that
+  moment is skipped. When nothing moved, the lane sleeps until it is woken or `poll` seconds pass (the
+  backstop, and the only way on SQLite).
 - **Listener.** On PostgreSQL a thread LISTENs on the outbox channel. An insert into an outbox table
-  NOTIFYs it when its transaction commits (a trigger), which wakes that outbox's lane at once. When the
-  connection is lost it connects again and wakes every lane: notifications sent meanwhile are gone.
+  NOTIFYs it when its transaction commits (a trigger), which wakes that outbox's lane: it looks `grace`
+  seconds later. When the connection is lost it connects again and wakes every lane: notifications sent
+  meanwhile are gone.
 - **Stopping.** `stop()` (the command calls it on SIGTERM or SIGINT): each lane finishes the attempt in
   hand, then the threads end.
 
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
@@ -44,10 +48,19 @@ HEARTBEAT = 10.0
 class Lane:
     """The thread that delivers one outbox."""
 
-    def __init__(self, box: outbox.Outbox, stopping: threading.Event, *, poll: float, batch: int = BATCH):
+    def __init__(
+        self,
+        box: outbox.Outbox,
+        stopping: threading.Event,
+        *,
+        poll: float,
+        grace: float = 0.0,
+        batch: int = BATCH,
+    ):
         self.outbox = box
         self.stopping = stopping
         self.poll = poll
+        self.grace = timedelta(seconds=grace)
         self.batch = batch
         self.wake = threading.Event()
         self.database = outage(f"Database (outbox {box.name})", retry_after=poll)
@@ -56,17 +69,20 @@ class Lane:
     def run(self) -> None:
         try:
             while not self.stopping.is_set():
-                self.wake.clear()
-                if not self.deliver_due():
-                    self.wake.wait(self.poll)
+                if self.deliver_due():
+                    continue  # a full batch: more may be due at once
+                if self.wake.wait(self.poll):
+                    self.wake.clear()
+                    # Something was committed just now: its task has the grace to send it first.
+                    self.stopping.wait(self.grace.total_seconds())
         finally:
             connection.close()
 
     def deliver_due(self) -> bool:
-        """Attempt one batch of due rows. True when something moved and the batch was full: more may be
-        due at once."""
+        """Attempt one batch of the rows due `grace` ago. True when something moved and the batch was full:
+        more may be due at once."""
         try:
-            ids = self.outbox.due(timezone.now(), self.batch)
+            ids = self.outbox.due(timezone.now() - self.grace, self.batch)
         except DatabaseError as error:
             self._lost(error)
             return False
@@ -149,9 +165,11 @@ class Listener:
 class Pager:
     """The lanes of every registered outbox, and on PostgreSQL the listener that wakes them."""
 
-    def __init__(self, *, poll: float, listen: bool | None = None):
+    def __init__(self, *, poll: float, grace: float = 0.0, listen: bool | None = None):
         self.stopping = threading.Event()
-        self.lanes = {box.name: Lane(box, self.stopping, poll=poll) for box in outbox.registered()}
+        self.lanes = {
+            box.name: Lane(box, self.stopping, poll=poll, grace=grace) for box in outbox.registered()
+        }
         if listen is None:
             listen = connection.vendor == "postgresql"
         self.listener = Listener(self.lanes, self.stopping, retry_after=poll) if listen else None

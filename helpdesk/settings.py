@@ -201,6 +201,10 @@ CELERY_IMPORTS = ("tickets.outgoing_webhooks", "tickets.notifications", "tickets
 # The outbox process (`manage.py outbox`): seconds between two looks at the database when no NOTIFY woke
 # it. On PostgreSQL a commit wakes it at once, so this is the backstop; on SQLite it is the only way.
 OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
+# Seconds a row's Celery task (the fast path) has to send it before the outbox process does: with a
+# working broker the two do not both work on every page, email and webhook; without one, this is the
+# delay the outbox process adds.
+OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=1.0)
 
 # Outgoing webhooks (integrations' subscriptions).
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=5)

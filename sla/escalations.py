@@ -137,17 +137,18 @@ def deliver(escalation_id: int, *, wait_for_backoff: bool = False) -> bool:
     )
     if escalation is None or escalation.completed_at is not None:
         return False
-    _announce(escalation)
     _ensure_deliveries(escalation)
     retrying = []
     moved = False
-    for delivery_id in escalation.deliveries.filter(status__in=outbox.UNFINISHED).values_list(
-        "pk", flat=True
-    ):
+    unfinished = escalation.deliveries.filter(status__in=outbox.UNFINISHED)
+    for delivery_id in unfinished.values_list("pk", flat=True):
         outcome = _deliver_one(escalation, delivery_id, wait_for_backoff=wait_for_backoff)
         moved |= outcome.attempted
         if outcome.status == "retrying":
             retrying.append(outcome)
+    # After the recipients: a page never waits on the integrations' announcement, whose look-up of the
+    # subscriptions in the cache may hang on a Redis that does.
+    _announce(escalation)
     if retrying:
         raise DeliveryIncomplete(
             max(outcome.attempts for outcome in retrying), min(outcome.retry_in for outcome in retrying)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -188,9 +189,8 @@ def test_once_delivers_what_is_due_by_priority_and_nothing_twice(db, requester, 
     assert OutgoingEmail.objects.get(ticket=ticket).status == "sent"
 
 
-def test_the_command_once_delivers_what_is_due(db, requester, mailoutbox):
-    from django.core.management import call_command
-
+def test_the_command_once_delivers_what_is_due(db, requester, mailoutbox, monkeypatch):
+    monkeypatch.setattr(outbox, "_fast_path", True)  # the command turns it off for its process: this one
     ticket = ticket_create(requester=requester, subject="Invites bounce", description="Since 9:12.")
     call_command("outbox", "--once")
     assert [m.to for m in mailoutbox] == [[requester.email]]
@@ -314,3 +314,30 @@ def test_the_command_stops_on_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
     assert "Outbox stopped." in log.read_text()
+
+
+def test_a_lane_leaves_the_fast_path_its_grace():
+    """Woken by a commit, a lane looks `grace` later, at the rows due `grace` ago: a row whose task sent it
+    in time is never touched."""
+    looks = []
+
+    def due(now, limit):
+        looks.append((time.monotonic(), now))
+        return []
+
+    box = outbox.Outbox(name="test", priority=9, due=due, deliver=lambda pk: True)
+    stopping = threading.Event()
+    lane = Lane(box, stopping, poll=60, grace=0.3)
+    lane.thread.start()
+    try:
+        wait_until(lambda: looks, timeout=5)  # the first look, at once
+        woken = time.monotonic()
+        lane.wake.set()
+        wait_until(lambda: len(looks) == 2, timeout=5, message="the lane did not look again when woken")
+    finally:
+        stopping.set()
+        lane.wake.set()
+        lane.thread.join(timeout=5)
+    looked_at, cutoff = looks[1]
+    assert looked_at - woken >= 0.3
+    assert timezone.now() - cutoff >= timedelta(seconds=0.3)

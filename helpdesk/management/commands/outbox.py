@@ -31,15 +31,22 @@ class Command(BaseCommand):
             help="Seconds between two looks at the database when nothing wakes the process "
             "(default: OUTBOX_POLL_SECONDS).",
         )
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=settings.OUTBOX_GRACE_SECONDS,
+            help="Seconds a row's Celery task has to send it before this process does "
+            "(default: OUTBOX_GRACE_SECONDS; --once takes everything due, without one).",
+        )
 
-    def handle(self, *args, once: bool, poll: float, **options):
-        if poll <= 0:
-            raise CommandError("--poll must be a positive number of seconds.")
+    def handle(self, *args, once: bool, poll: float, grace: float, **options):
+        if poll <= 0 or grace < 0:
+            raise CommandError("--poll must be a positive number of seconds, --grace not negative.")
         outbox.disable_fast_path()  # what this process writes, it delivers itself
-        pager = Pager(poll=poll)
         if once:
-            pager.deliver_due()
+            Pager(poll=poll).deliver_due()
             return
+        pager = Pager(poll=poll, grace=grace)
         pager.start()
         names = ", ".join(pager.lanes)
         woken = "a poll"
@@ -47,7 +54,10 @@ class Command(BaseCommand):
             # Said once it LISTENs (what starts it may wait for this line); it polls meanwhile anyway.
             listening = pager.listener.listening.wait(timeout=LISTEN_WAIT)
             woken = "LISTEN/NOTIFY and a poll" if listening else "a poll until it can LISTEN, and a poll"
-        self.stdout.write(f"Outbox delivering {names}; woken by {woken} every {poll:g} s. Ctrl-C stops it.")
+        self.stdout.write(
+            f"Outbox delivering {names} {grace:g} s after they are due; woken by {woken} every {poll:g} s. "
+            "Ctrl-C stops it."
+        )
 
         def stop(signum, frame):
             pager.stopping.set()
