@@ -15,8 +15,8 @@ What a recipient can rely on:
   lock dies with its database connection: the outbox process takes the row at its next look (each
   second). When only a prefork child dies, Celery requeues the task itself (reject_on_worker_lost).
   Failed attempts are retried with exponential backoff (2, 4, 8 … seconds, at most 10 minutes apart)
-  up to the contact's `max_attempts`: by the task's retry, or by the outbox process once the backoff has
-  passed, whichever comes first. The minute sweep hands what is still undelivered to Celery again, for
+  up to the contact's `max_attempts`: by the task's retry or, when that does not come, by the outbox
+  process a moment later (OUTBOX_GRACE_SECONDS). The minute sweep hands what is still undelivered to Celery again, for
   when the outbox process is down too (sla/sweep.py).
 - **With one delivery id.** Every attempt of a delivery carries the same `X-Helpdesk-Delivery` header
   (`escalation-<escalation id>-<delivery id>`). A receiver gets a page twice only when its sender died
