@@ -16,8 +16,8 @@ What a recipient can rely on:
   second). When only a prefork child dies, Celery requeues the task itself (reject_on_worker_lost).
   Failed attempts are retried with exponential backoff (2, 4, 8 … seconds, at most 10 minutes apart)
   up to the contact's `max_attempts`: by the task's retry or, when that does not come, by the outbox
-  process a moment later (OUTBOX_GRACE_SECONDS). The minute sweep hands what is still undelivered to Celery again, for
-  when the outbox process is down too (sla/sweep.py).
+  process a moment later (OUTBOX_GRACE_SECONDS). The minute sweep hands what is still undelivered to
+  Celery again, for when the outbox process is down too (sla/sweep.py).
 - **With one delivery id.** Every attempt of a delivery carries the same `X-Helpdesk-Delivery` header
   (`escalation-<escalation id>-<delivery id>`). A receiver gets a page twice only when its sender died
   after the POST left and before the answer was recorded; it can drop the repeat by that id. A sender
@@ -34,7 +34,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, OuterRef, When
+from django.db.models import Case, Exists, OuterRef, Q, When
 from django.utils import timezone
 
 from helpdesk import outbox, webhooks
@@ -179,11 +179,15 @@ def _deliver_one(escalation: Escalation, delivery_id: int, *, wait_for_backoff: 
 
 def due(now: datetime, limit: int) -> list[int]:
     """The incomplete escalations with something to send at `now`, S1 pages first, then the oldest: those
-    without recipients yet (never attempted), and those with a delivery due."""
+    with a delivery due, and those fired by then without one left to send (never attempted yet, or every
+    recipient done but the escalation not yet marked complete)."""
     unfinished = EscalationDelivery.objects.filter(escalation=OuterRef("pk"), status__in=outbox.UNFINISHED)
     escalations = (
         Escalation.objects.filter(completed_at__isnull=True)
-        .filter(Exists(unfinished.filter(next_attempt_at__lte=now)) | ~Exists(unfinished))
+        .filter(
+            Exists(unfinished.filter(next_attempt_at__lte=now))
+            | (~Exists(unfinished) & Q(created_at__lte=now))
+        )
         .order_by(Case(When(level=Level.PAGE, then=0), default=1), "created_at", "pk")
     )
     return list(escalations.values_list("pk", flat=True)[:limit])

@@ -414,3 +414,9 @@ def test_the_sweep_hands_over_no_delivery_that_waits_out_its_backoff(requester, 
     assert pending_escalations(later, limit=10) == []
     EscalationDelivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
     assert pending_escalations(later, limit=10) == [page.pk]
+
+
+def test_a_fresh_escalation_is_left_to_its_task_for_the_grace(requester):
+    page = s1_page(requester)
+    assert escalations.due(page.created_at - timedelta(seconds=1), 10) == []
+    assert escalations.due(page.created_at, 10) == [page.pk]
