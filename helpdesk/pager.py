@@ -11,9 +11,9 @@ restarted empty) and whatever happened to the worker that had its task.
   moment is skipped. When nothing moved, the lane sleeps until it is woken or `poll` seconds pass (the
   backstop, and the only way on SQLite).
 - **Listener.** On PostgreSQL a thread LISTENs on the outbox channel. An insert into an outbox table
-  NOTIFYs it when its transaction commits (a trigger), which wakes that outbox's lane: it looks `grace`
-  seconds later. When the connection is lost it connects again and wakes every lane: notifications sent
-  meanwhile are gone.
+  NOTIFYs it when its transaction commits (a trigger), which wakes that outbox's lane: it looks again
+  `grace` seconds after each commit it heard of. When the connection is lost it connects again and
+  wakes every lane: notifications sent meanwhile are gone.
 - **Stopping.** `stop()` (the command calls it on SIGTERM or SIGINT): each lane finishes the attempt in
   hand, then the threads end.
 
@@ -27,6 +27,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections import deque
 from datetime import timedelta
 
 import psycopg
@@ -63,20 +64,39 @@ class Lane:
         self.grace = timedelta(seconds=grace)
         self.batch = batch
         self.wake = threading.Event()
+        #: When rows of this outbox were committed (time.monotonic()) and not yet looked at.
+        self.notified: deque[float] = deque()
         self.database = outage(f"Database (outbox {box.name})", retry_after=poll)
         self.thread = threading.Thread(target=self.run, name=f"outbox-{box.name}", daemon=True)
+
+    def notify(self) -> None:
+        """Rows of this outbox were committed just now: look at them once their grace has passed."""
+        self.notified.append(time.monotonic())
+        self.wake.set()
 
     def run(self) -> None:
         try:
             while not self.stopping.is_set():
+                looked = time.monotonic()
                 if self.deliver_due():
                     continue  # a full batch: more may be due at once
-                if self.wake.wait(self.poll):
-                    self.wake.clear()
-                    # Something was committed just now: its task has the grace to send it first.
-                    self.stopping.wait(self.grace.total_seconds())
+                # What was committed a grace before this look was in it.
+                while self.notified and self.notified[0] <= looked - self.grace.total_seconds():
+                    self.notified.popleft()
+                self.rest()
         finally:
             connection.close()
+
+    def rest(self) -> None:
+        """Until the first row notified and not looked at is due (its grace after its commit), or a
+        notification arrives, or `poll` seconds pass."""
+        if not self.notified:
+            self.wake.wait(self.poll)
+            self.wake.clear()
+        if self.notified:
+            due_in = self.notified[0] + self.grace.total_seconds() - time.monotonic()
+            if due_in > 0:
+                self.stopping.wait(min(due_in, self.poll))
 
     def deliver_due(self) -> bool:
         """Attempt one batch of the rows due `grace` ago. True when something moved and the batch was full:
@@ -155,11 +175,11 @@ class Listener:
         if lane is None:
             self.wake_all()
         else:
-            lane.wake.set()
+            lane.notify()
 
     def wake_all(self) -> None:
         for lane in self.lanes.values():
-            lane.wake.set()
+            lane.notify()
 
 
 class Pager:

@@ -317,7 +317,7 @@ def test_the_command_stops_on_sigterm(tmp_path):
 
 
 def test_a_lane_leaves_the_fast_path_its_grace():
-    """Woken by a commit, a lane looks `grace` later, at the rows due `grace` ago: a row whose task sent it
+    """Told of a commit, a lane looks `grace` later, at the rows due `grace` ago: a row whose task sent it
     in time is never touched."""
     looks = []
 
@@ -332,8 +332,8 @@ def test_a_lane_leaves_the_fast_path_its_grace():
     try:
         wait_until(lambda: looks, timeout=5)  # the first look, at once
         woken = time.monotonic()
-        lane.wake.set()
-        wait_until(lambda: len(looks) == 2, timeout=5, message="the lane did not look again when woken")
+        lane.notify()
+        wait_until(lambda: len(looks) == 2, timeout=5, message="the lane did not look again when notified")
     finally:
         stopping.set()
         lane.wake.set()
@@ -341,3 +341,25 @@ def test_a_lane_leaves_the_fast_path_its_grace():
     looked_at, cutoff = looks[1]
     assert looked_at - woken >= 0.3
     assert timezone.now() - cutoff >= timedelta(seconds=0.3)
+
+
+def test_a_burst_of_commits_is_looked_at_a_grace_after_the_first_not_the_last():
+    looks = []
+    box = outbox.Outbox(
+        name="test", priority=9, due=lambda now, limit: looks.append(time.monotonic()) or [], deliver=bool
+    )
+    stopping = threading.Event()
+    lane = Lane(box, stopping, poll=60, grace=0.5)
+    lane.thread.start()
+    try:
+        wait_until(lambda: looks, timeout=5)
+        first = time.monotonic()
+        for _ in range(8):  # a commit every 0.1 s, for longer than the grace
+            lane.notify()
+            stopping.wait(0.1)
+        wait_until(lambda: len(looks) >= 3, timeout=5)
+    finally:
+        stopping.set()
+        lane.wake.set()
+        lane.thread.join(timeout=5)
+    assert 0.5 <= looks[1] - first < 1.0  # not held back while commits keep coming
