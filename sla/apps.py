@@ -6,6 +6,7 @@ class SlaConfig(AppConfig):
     name = "sla"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: these modules import models.
         from helpdesk import outbox
         from sla import escalations
 
