@@ -11,6 +11,7 @@
   for the open tickets that have none (`seed_demo --tickets` creates none) and `Ticket.sla_due_at` in one
   UPDATE … FROM, then VACUUM ANALYZE. `settle_sla()`: the sweeps a live site would have run over that
   history, its escalations taken as delivered. `purge_queue()` empties the bench's Celery queues.
+- `OutboxProcess`: `manage.py outbox` where the code has it (`HAS_OUTBOX`).
 - `Gunicorn`: the WSGI app on 127.0.0.1:<free port>, waited for on /healthz (with a deadline), stopped
   on exit. `CeleryBeat`: `celery beat` on the database's schedule, stopped on exit. `CpuMeter`: CPU time
   of gunicorn, of the database's PostgreSQL backends and of other watched processes (a Celery worker…).
@@ -350,6 +351,48 @@ def purge_queue(queue: str = BENCH_QUEUE) -> int:
         client.close()
 
 
+# --- the outbox process ------------------------------------------------------------------------------
+
+#: Whether this code has the outbox process (issue 12); the benchmarks run on the code before it too.
+HAS_OUTBOX = (BASE_DIR / "helpdesk" / "management" / "commands" / "outbox.py").exists()
+
+
+class OutboxProcess:
+    """`manage.py outbox` (where the code has it: HAS_OUTBOX) as a subprocess with the environment `env`,
+    ready once it says it runs (after it LISTENs); `kill()` is SIGKILL, `stop()` SIGTERM."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.env, self.log_path = env, log_path
+        self.process = None
+
+    def start(self, *, timeout: float = 60) -> OutboxProcess:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "outbox"], cwd=BASE_DIR, env=self.env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + timeout
+        while b"Outbox delivering" not in self.log_path.read_bytes()[offset:]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"the outbox did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.05)
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
 # --- gunicorn ---------------------------------------------------------------------------------------
 
 
@@ -626,8 +669,8 @@ class CpuMeter:
     the bench database: what a request costs, whatever else the machine is running meanwhile. `watch`
     adds another process and its children under a name of its own (a Celery worker, beat)."""
 
-    def __init__(self, server: Gunicorn, database: str):
-        self.masters = {server.process.pid: "app"}
+    def __init__(self, server: Gunicorn | None, database: str):
+        self.masters = {server.process.pid: "app"} if server is not None else {}
         self.database = database
 
     def watch(self, name: str, pid: int) -> None:

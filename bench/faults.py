@@ -6,12 +6,16 @@ test_worker_killed.py (issue 7). Needs PostgreSQL (DATABASE_URL) and the redis-s
         [--freeze]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk \\
         .venv/bin/python bench/faults.py worker-kill [--rounds 10] [--pool solo|prefork]
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk \\
+        .venv/bin/python bench/faults.py scenarios [--tickets 30] [--outage 10] [--rounds 5]
 
-Both work in the database `helpdesk_bench_faults` on DATABASE_URL's server (created and migrated if
-missing; its tickets truncated first) and on a private redis-server on a free port, without persistence
-(a restart comes back empty), never REDIS_URL's. The site runs in this process (Django's test client,
-a thread per client) as a deployed one would (DEBUG off); the workers are `celery worker` subprocesses;
-the on-call receiver is a webhook server in a thread.
+They work in the database `helpdesk_bench_faults` (or BENCH_FAULTS_DATABASE) on DATABASE_URL's server
+(created and migrated if missing; its tickets truncated first) and on a private redis-server on a free
+port, without persistence (a restart comes back empty), never REDIS_URL's. The site runs in this
+process (Django's test client, a thread per client) as a deployed one would (DEBUG off); the workers are
+`celery worker` subprocesses, and so is the outbox process (`manage.py outbox`) where the code has one;
+the on-call receiver is a webhook server in a thread. `scenarios` has every process send its mail into
+one folder (tests/reliability/mailbox.py).
 
 - `redis-outage`: a worker and a pager (escalations only) as in production; `--tickets` S1 tickets are
   created by `--threads` clients (half through the API with a token, half signing in to the portal and
@@ -24,14 +28,26 @@ the on-call receiver is a webhook server in a thread.
 - `worker-kill`: `--rounds` times, an S1 page is held unanswered by the receiver while its worker is
   killed with SIGKILL (solo: the whole worker, then a fresh one is started; prefork: only the pool
   child). Prints, per round and in all, whether the page was answered exactly once with the same
-  delivery id, and the time from the kill (and from the fresh worker's start) to the page.
+  delivery id, and the time from the kill (and from the fresh worker's start) to the page. Where there is
+  an outbox process it is started after the worker took the page (it would otherwise race it).
+- `scenarios`: the faults side by side, each with the processes of a deployment (a worker, the pager
+  worker, beat's sweep every `--beat-every` seconds, and the outbox process where the code has one), S1
+  tickets filed through the services one every `--pace` seconds, their commit timed: Redis stopped for
+  `--outage` seconds then restarted empty; Redis frozen (SIGSTOP) as long, then resumed, with nothing
+  filed afterwards; and `--rounds` crashes mid-page (every sender SIGKILLed while the receiver holds the
+  page's POST half a second, then started again). Prints, per scenario, the page latency from commit
+  (p50, p99, max), pages missing and duplicated, and the "ticket received" emails expected, sent, lost
+  (never sent by the end) and duplicated. Runs on the code before issue 12 too (copy this file and
+  tests/reliability/mailbox.py there).
 
-Exits 1 when a request failed, a ticket or a page is missing, or a page was answered twice.
+Exits 1 when a request failed, a ticket or a page is missing, or a page was answered twice; `scenarios`
+exits 1 when a page is missing or duplicated.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
@@ -46,17 +62,27 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench._stack import collect_static, create_database, machine, stats, table  # noqa: E402
+from bench._stack import (  # noqa: E402
+    HAS_OUTBOX,
+    OutboxProcess,
+    collect_static,
+    create_database,
+    machine,
+    stats,
+    table,
+)
 from bench.s1_page_latency import on_call_contact  # noqa: E402
 
-DATABASE = "helpdesk_bench_faults"
+#: The bench's database on DATABASE_URL's server (BENCH_FAULTS_DATABASE names another: code before and
+#: after a migration must not share one).
+DATABASE = os.environ.get("BENCH_FAULTS_DATABASE", "helpdesk_bench_faults")
 #: The bench customers' password, new each run.
 PASSWORD = secrets.token_urlsafe(16)
 REQUEST_KINDS = ("api", "portal sign-in", "portal form")
 EXPECTED_STATUS = {"api": 201, "portal sign-in": 302, "portal form": 302}
 
 
-# --- set-up ------------------------------------------------------------------------------------------
+# --- set-up -------------------------------------------------------------------------------------------
 
 
 def setup(redis_url: str, queue: str) -> None:
@@ -137,7 +163,7 @@ def workers(stack_args: dict, *, pool: str, concurrency: int, pager: bool):
     return made
 
 
-# --- redis-outage --------------------------------------------------------------------------------------
+# --- redis-outage -------------------------------------------------------------------------------------
 
 
 def burst(jobs: list[tuple[str, str, int]]) -> tuple[list[tuple[str, int, float, str | None]], float]:
@@ -236,6 +262,13 @@ def redis_outage(args, redis, receiver, stack_args) -> bool:
     worker.start()
     pager.start()
     pids = (worker.process.pid, pager.process.pid)
+    outbox = (
+        OutboxProcess(stack_args["env"], stack_args["log_path"].with_name("outbox.log"))
+        if HAS_OUTBOX
+        else None
+    )
+    if outbox is not None:
+        outbox.start()
 
     # The same burst with Redis up first: the figures to compare with.
     baseline, baseline_seconds = burst(jobs)
@@ -297,8 +330,9 @@ def redis_outage(args, redis, receiver, stack_args) -> bool:
     ).count()
     failed = [o for o in outcomes + baseline if o[1] != EXPECTED_STATUS[o[0]]]
     same_processes = (worker.process.pid, pager.process.pid) == pids
-    for process in (worker, pager):
-        process.stop()
+    for process in (worker, pager, outbox):
+        if process is not None:
+            process.stop()
 
     how = "frozen (SIGSTOP), then resumed" if args.freeze else "stopped, then restarted empty"
     print(f"\nRedis {how} during a burst of S1 creations ({machine()})")
@@ -342,7 +376,7 @@ def redis_outage(args, redis, receiver, stack_args) -> bool:
     return not failed and saved == len(references) and same_processes and not (missing or duplicated)
 
 
-# --- worker-kill ------------------------------------------------------------------------------------------
+# --- worker-kill --------------------------------------------------------------------------------------
 
 
 def worker_kill(args, redis, receiver_class, stack_args) -> bool:
@@ -360,11 +394,14 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
             concurrency=1,
             pager=False,
         )
-        fresh = None
+        fresh = outbox = None
         try:
             worker.start()
             ticket = create_s1(requester, f"Kill round {round_number}")
             receiver.wait_for(1, timeout=30)
+            if HAS_OUTBOX:  # now, not before: it would race the worker for the page
+                log_path = stack_args["log_path"].with_name(f"outbox-{round_number}.log")
+                outbox = OutboxProcess(stack_args["env"], log_path).start()
             killed = time.monotonic()
             if args.pool == "solo":
                 os.kill(worker.process.pid, signal.SIGKILL)
@@ -408,7 +445,7 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
             )
         finally:
             receiver.stop()
-            for process in (worker, fresh):
+            for process in (worker, fresh, outbox):
                 if process is not None:
                     process.stop()
     # solo: from the fresh worker's start (its boot included); prefork: from the child's death being seen.
@@ -422,7 +459,229 @@ def worker_kill(args, redis, receiver_class, stack_args) -> bool:
     return ok
 
 
-# --- main ----------------------------------------------------------------------------------------------
+# --- the outbox process -------------------------------------------------------------------------------
+
+
+# --- scenarios ----------------------------------------------------------------------------------------
+
+
+def timed_s1(requester, subject: str) -> tuple[object, float]:
+    """Create one S1 ticket; (the ticket, the monotonic time its transaction committed)."""
+    from django.db import transaction
+
+    committed: list[float] = []
+    with transaction.atomic():
+        # Registered first, so it runs first after COMMIT: before the page is handed to Celery.
+        transaction.on_commit(lambda: committed.append(time.monotonic()))
+        ticket = create_s1(requester, subject)
+    return ticket, committed[0]
+
+
+class Deployment:
+    """A worker, the pager worker and (where the code has one) the outbox process, all on the private Redis
+    and sending mail into `mail_folder`; `crash()` SIGKILLs every one of them and their pool children."""
+
+    def __init__(self, stack_args: dict, folder: Path, name: str):
+        self.mail_folder = folder / f"mail-{name}"
+        env = {
+            **stack_args["env"],
+            "EMAIL_BACKEND": "tests.reliability.mailbox.FolderBackend",
+            "MAILBOX_DIR": str(self.mail_folder),
+        }
+        self.stack_args = {**stack_args, "env": env, "log_path": folder / f"celery-{name}.log"}
+        self.outbox_log = folder / f"outbox-{name}.log"
+        self.workers: list = []
+        self.outbox: OutboxProcess | None = None
+
+    def start(self) -> Deployment:
+        if HAS_OUTBOX:  # first: it is what pages when the workers cannot
+            self.outbox = OutboxProcess(self.stack_args["env"], self.outbox_log).start()
+        self.workers = workers(self.stack_args, pool="prefork", concurrency=2, pager=True)
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def crash(self) -> None:
+        from tests.reliability.conftest import children
+
+        for worker in self.workers:
+            for child in children(worker.process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+            worker.process.kill()
+            worker.process.wait(timeout=10)
+        if self.outbox is not None:
+            self.outbox.kill()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            with contextlib.suppress(Exception):
+                worker.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
+
+    def emails(self) -> Counter:
+        from tests.reliability import mailbox
+
+        return Counter(message["Message-ID"] for message in mailbox.read(self.mail_folder))
+
+
+def beat(every: float, stop: threading.Event) -> threading.Thread:
+    """Beat's SLA sweep every `every` seconds, in a thread, until `stop`."""
+    from django.db import connection
+
+    from sla.sweep import sweep
+
+    def run() -> None:
+        while not stop.wait(every):
+            try:
+                sweep()
+            except Exception as error:  # noqa: BLE001 - reported; the next tick tries again
+                print(f"sweep failed: {error!r}", file=sys.stderr)
+            finally:
+                connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def outcome(name: str, answered: list, committed: dict, deployment: Deployment) -> dict:
+    """The scenario's figures from the pages `answered` (200) and the emails sent (waited for a while)."""
+    from tickets.models import Ticket, parse_reference
+    from tickets.notifications import thread_id
+
+    tickets = Ticket.objects.filter(pk__in=[parse_reference(reference) for reference in committed])
+    expected = {thread_id(ticket) for ticket in tickets}
+    give_up = time.monotonic() + 15  # emails go after the pages; a lost one never comes
+    while not set(deployment.emails()) >= expected and time.monotonic() < give_up:
+        time.sleep(0.2)
+    time.sleep(0.5)  # duplicates, if any, are late by nature
+    first: dict[str, list[float]] = {}
+    for post in answered:
+        if post.reference in committed:
+            first.setdefault(post.reference, []).append(post.received_at)
+    latencies = [(min(times) - committed[reference]) * 1000 for reference, times in first.items()]
+    sent = deployment.emails()
+    figures = stats(latencies) if latencies else dict.fromkeys(("p50", "p99", "max"), float("nan"))
+    return {
+        "scenario": name,
+        "tickets": len(committed),
+        "paged": len(first),
+        "missing": len(set(committed) - set(first)),
+        "duplicated": sum(len(times) > 1 for times in first.values()),
+        "p50": figures["p50"],
+        "p99": figures["p99"],
+        "max": figures["max"],
+        "emails": len(expected),
+        "sent": sum(1 for msgid in expected if sent[msgid]),
+        "lost": sum(1 for msgid in expected if not sent[msgid]),
+        "emails_duplicated": sum(1 for msgid in expected if sent[msgid] > 1),
+    }
+
+
+def redis_fault(args, redis, stack_args, folder: Path, *, freeze: bool) -> dict:
+    """Redis stopped (or frozen) for --outage seconds while S1 tickets are filed, then back; nothing is
+    filed afterwards. Beat's sweep runs every --beat-every seconds throughout."""
+    from tests.reliability.conftest import HoldingReceiver
+
+    name = "Redis frozen, no later traffic" if freeze else "Redis stopped, restarted empty"
+    truncate()
+    receiver = HoldingReceiver().start()
+    on_call_contact(receiver.url, secrets.token_hex(16))
+    requester = customer("bench-scenario")
+    deployment = Deployment(stack_args, folder, "frozen" if freeze else "stopped").start()
+    stop_beat = threading.Event()
+    beat(args.beat_every, stop_beat)
+    committed: dict[str, float] = {}
+    try:
+        down = time.monotonic()
+        redis.freeze() if freeze else redis.stop()
+        for number in range(args.tickets):
+            ticket, at = timed_s1(requester, f"{name} {number}")
+            committed[ticket.reference] = at
+            time.sleep(max(down + (number + 1) * args.outage / args.tickets - time.monotonic(), 0))
+        time.sleep(max(down + args.outage - time.monotonic(), 0))
+        redis.thaw() if freeze else redis.start()
+        wait_for_pages(receiver, set(committed), timeout=args.deadline)
+        time.sleep(0.5)  # duplicates, if any, are late by nature
+        return outcome(name, receiver.answered(), committed, deployment)
+    finally:
+        stop_beat.set()
+        deployment.stop()
+        receiver.stop()
+
+
+def crash_mid_page(args, redis, stack_args, folder: Path) -> dict:
+    """--rounds times: every sender SIGKILLed while the receiver holds the page's POST (0.5 s), then the
+    processes started again."""
+    from tests.reliability.conftest import HoldingReceiver
+
+    name = "Crash mid-page, processes restarted"
+    truncate()
+    requester = customer("bench-scenario")
+    committed: dict[str, float] = {}
+    answered: list = []
+    deployment = Deployment(stack_args, folder, "crash")
+    for round_number in range(args.rounds):
+        receiver = HoldingReceiver(hold_first=True).start()
+        on_call_contact(receiver.url, secrets.token_hex(16))
+        deployment.start()
+        try:
+            ticket, at = timed_s1(requester, f"{name} {round_number}")
+            committed[ticket.reference] = at
+            receiver.wait_for(1, timeout=30)
+            time.sleep(0.5)
+            deployment.crash()
+            receiver.release()
+            deployment.start()
+            wait_for_pages(receiver, {ticket.reference}, timeout=args.deadline)
+            time.sleep(0.5)  # duplicates, if any, are late by nature
+            answered += receiver.answered()
+        finally:
+            deployment.stop()
+            receiver.stop()
+    return outcome(name, answered, committed, deployment)
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE tickets_ticket CASCADE")
+
+
+def scenarios(args, redis, stack_args, folder: Path) -> bool:
+    rows = [
+        redis_fault(args, redis, stack_args, folder, freeze=False),
+        redis_fault(args, redis, stack_args, folder, freeze=True),
+        crash_mid_page(args, redis, stack_args, folder),
+    ]
+    code = "with the outbox process" if HAS_OUTBOX else "without an outbox process"
+    print(f"\nFault scenarios, {code} ({machine()})")
+    print(
+        f"- {args.tickets} S1 tickets per Redis fault over {args.outage:g} s; beat's sweep every "
+        f"{args.beat_every:g} s; {args.rounds} crashes"
+    )
+    headers = [
+        "scenario",
+        "S1 tickets",
+        "paged",
+        "missing",
+        "duplicated",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "emails",
+        "sent",
+        "lost",
+        "sent twice",
+    ]
+    print(table(headers, [list(row.values()) for row in rows]))
+    return not any(row["missing"] or row["duplicated"] for row in rows)
+
+
+# --- main ---------------------------------------------------------------------------------------------
 
 
 def main() -> int:
@@ -442,6 +701,14 @@ def main() -> int:
     kill = commands.add_parser("worker-kill", help="the worker killed with SIGKILL mid-delivery")
     kill.add_argument("--rounds", type=int, default=10)
     kill.add_argument("--pool", choices=["solo", "prefork"], default="solo")
+    every = commands.add_parser(
+        "scenarios", help="every fault, with page latency from commit and emails lost"
+    )
+    every.add_argument("--tickets", type=int, default=30, help="S1 tickets filed during each Redis fault")
+    every.add_argument("--outage", type=float, default=10.0, help="seconds Redis is stopped or frozen")
+    every.add_argument("--rounds", type=int, default=5, help="crashes mid-page")
+    every.add_argument("--beat-every", type=float, default=60.0, help="seconds between sweeps (beat)")
+    every.add_argument("--deadline", type=float, default=150.0, help="seconds to wait for the last page")
     args = parser.parse_args()
 
     from tests.reliability.conftest import HoldingReceiver, RedisServer
@@ -474,8 +741,10 @@ def main() -> int:
             if args.command == "redis-outage":
                 receiver = HoldingReceiver().start()
                 ok = redis_outage(args, redis, receiver, stack_args)
-            else:
+            elif args.command == "worker-kill":
                 ok = worker_kill(args, redis, HoldingReceiver, stack_args)
+            else:
+                ok = scenarios(args, redis, stack_args, Path(folder))
         finally:
             if receiver is not None:
                 receiver.stop()

@@ -2,16 +2,14 @@
 
 Publishing fails fast while the broker is down: after a publish failed for want of the broker, the
 next ones in this process raise `BrokerUnavailable` at once for `PUBLISH_RETRY_AFTER` seconds instead
-of each waiting out the connection retries (callers log it; the SLA sweep re-enqueues lost pages). The
-first publish that goes through again sends `broker_back`. Workers that consume the escalations queue
-recover escalations whenever they (re)connect to the broker (sla.tasks.RecoverEscalations).
+of each waiting out the connection retries (helpdesk.outbox.enqueue_or_log takes it; the outbox process
+delivers the rows whose tasks were not published).
 """
 
 import os
 
 from celery import Celery
 from celery import Task as BaseTask
-from django.dispatch import Signal
 from kombu.exceptions import OperationalError
 
 from helpdesk.outages import Outage, describe, outage
@@ -20,10 +18,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
 #: Seconds publishing skips the broker after it failed (the first publish after that tries again).
 PUBLISH_RETRY_AFTER = 2.0
-
-#: Sent (sender: the Celery app) when a publish goes through after publishing had failed in this process:
-#: what could not be published meanwhile can be now.
-broker_back = Signal()
 
 
 class BrokerUnavailable(OperationalError):
@@ -49,16 +43,13 @@ class Task(BaseTask):
         except OperationalError as error:
             broker.failed(error)
             raise
-        if broker.succeeded():
-            broker_back.send(sender=self.app)
+        broker.succeeded()
         return result
 
 
 app = Celery("helpdesk", task_cls=Task)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# A consumer bootstep (a dotted path: Django is not set up yet when this module is imported).
-app.steps["consumer"].add("sla.tasks:RecoverEscalations")
 
 
 @app.on_after_configure.connect

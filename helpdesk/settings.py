@@ -177,10 +177,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="helpdesk")
 # Escalations (S1 pages first) have a queue of their own, with a worker of their own (the "pager"), so a
 # page never waits behind courtesy emails or webhook deliveries.
 CELERY_ESCALATION_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.escalations"
-CELERY_TASK_ROUTES = {
-    "sla.tasks.deliver_escalation": {"queue": CELERY_ESCALATION_QUEUE},
-    "sla.tasks.recover_escalations": {"queue": CELERY_ESCALATION_QUEUE},
-}
+CELERY_TASK_ROUTES = {"sla.tasks.deliver_escalation": {"queue": CELERY_ESCALATION_QUEUE}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -189,8 +186,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# A request must not hang when the broker is down: publishing gives up quickly and the beat sweep
-# catches up on whatever was not enqueued.
+# A request must not hang when the broker is down: publishing gives up quickly and the outbox process
+# delivers what was not enqueued (helpdesk/outbox.py).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -199,7 +196,15 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Task modules outside the apps' tasks.py files.
-CELERY_IMPORTS = ("tickets.outgoing_webhooks", "tickets.channels.tasks")
+CELERY_IMPORTS = ("tickets.outgoing_webhooks", "tickets.notifications", "tickets.channels.tasks")
+
+# The outbox process (`manage.py outbox`): seconds between two looks at the database when no NOTIFY woke
+# it. On PostgreSQL a commit wakes it at once, so this is the backstop; on SQLite it is the only way.
+OUTBOX_POLL_SECONDS = env.float("OUTBOX_POLL_SECONDS", default=1.0)
+# Seconds a row's Celery task (the fast path) has to send it before the outbox process does: with a
+# working broker the two do not both work on every page, email and webhook; without one, this is the
+# delay the outbox process adds.
+OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=1.0)
 
 # Outgoing webhooks (integrations' subscriptions).
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=5)

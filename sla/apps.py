@@ -1,17 +1,18 @@
 from django.apps import AppConfig
 
-from helpdesk.celery import broker_back
-
 
 class SlaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "sla"
 
     def ready(self) -> None:
-        # Imported here, once the app registry is ready: the task module imports the models.
-        from sla.tasks import recover_when_the_broker_is_back
+        # Imported once the app registry is ready: these modules import models.
+        from helpdesk import outbox
+        from sla import escalations
 
-        # Pages that could not be published while the broker was down go out as soon as it is back.
-        broker_back.connect(
-            recover_when_the_broker_is_back, dispatch_uid="sla-recover-when-the-broker-is-back"
+        # Escalations first of all in the outbox process, and S1 pages first among them.
+        outbox.register(
+            outbox.Outbox(
+                name="escalations", priority=0, due=escalations.due, deliver=escalations.deliver_due
+            )
         )

@@ -1,43 +1,46 @@
 """Firing escalations and delivering them to their recipients.
 
-`escalate` records an escalation at most once per ticket, metric, level and cycle (a unique constraint)
-and hands its delivery to Celery after commit. `deliver` sends it to every recipient that does not have
-it yet: each recipient's delivery row is locked while it is sent and marked sent in the same
-transaction, so two workers running the same task, or a task run twice, send one message; a delivery
-waiting out its retry backoff is left to the retry that is scheduled for it.
+`escalate` records an escalation at most once per ticket, metric, level and cycle (a unique constraint).
+Its delivery goes two ways at once: its Celery task is enqueued after commit (the fast path, on the
+escalations queue), and the outbox process reads it from the database (the insert NOTIFYs it at commit;
+helpdesk/pager.py). `deliver` sends it to every recipient that does not have it yet: each recipient's
+delivery row is an outbox row (helpdesk/outbox.py), locked while it is sent and marked sent in the same
+transaction, so two senders racing (the task and the outbox process, a task run twice) send one message.
 
 What a recipient can rely on:
 
-- **At least once.** A task whose worker dies (SIGKILL, out of memory, a lost host) is neither
-  acknowledged nor finished, and its row lock dies with its database connection. sla/recovery.py
-  hands such escalations to Celery again whenever the broker is back: a worker of the escalations queue
-  (re)connects, so a restarted pager sends within seconds what its predecessor held and a Redis that
-  restarts empty loses nothing; or a process whose publishing failed publishes again. The sweep does it
-  every minute for escalations handed over long ago. None of them touches an escalation whose delivery
-  row is locked (a live worker is sending it right now) or whose retry is scheduled. When only a
-  prefork child dies, Celery requeues the task itself (reject_on_worker_lost).
+- **At least once.** A page does not depend on the broker: with Redis stopped, hung or restarted empty,
+  the outbox process sends it within seconds of its commit. A sender that dies mid-attempt (a worker or
+  the outbox process killed, out of memory, a lost host) leaves its delivery row as it was, and the row
+  lock dies with its database connection: the outbox process takes the row at its next look (each
+  second). When only a prefork child dies, Celery requeues the task itself (reject_on_worker_lost).
+  Failed attempts are retried with exponential backoff (2, 4, 8 … seconds, at most 10 minutes apart)
+  up to the contact's `max_attempts`: by the task's retry or, when that does not come, by the outbox
+  process a moment later (OUTBOX_GRACE_SECONDS). The minute sweep hands what is still undelivered to
+  Celery again, for when the outbox process is down too (sla/sweep.py).
 - **With one delivery id.** Every attempt of a delivery carries the same `X-Helpdesk-Delivery` header
-  (`escalation-<escalation id>-<delivery id>`). A receiver gets a page twice only when the worker died
-  after the POST left and before the answer was recorded; it can drop the repeat by that id. A worker
+  (`escalation-<escalation id>-<delivery id>`). A receiver gets a page twice only when its sender died
+  after the POST left and before the answer was recorded; it can drop the repeat by that id. A sender
   that dies before the POST leaves, or after the answer is recorded, causes no second POST.
+- **No duplicate when two senders race.** The row lock (SELECT … FOR UPDATE SKIP LOCKED) lets one of them
+  send; the other skips the row, and a retry waiting out its backoff is left to whoever scheduled it.
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, OuterRef, Q, When
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
-from helpdesk import webhooks
+from helpdesk import outbox, webhooks
 from helpdesk.roles import is_agent
 from sla.models import (
     ContactKind,
-    DeliveryStatus,
     Escalation,
     EscalationContact,
     EscalationDelivery,
@@ -46,19 +49,18 @@ from sla.models import (
 )
 from sla.signals import escalation_fired
 
-logger = logging.getLogger(__name__)
-
 EVENTS = {Level.PAGE: "sla.escalated", Level.AT_RISK: "sla.escalated", Level.BREACH: "sla.breached"}
 
-#: Failed deliveries are retried after 2, 4, 8 … seconds, at most 10 minutes apart.
-_BACKOFF_BASE = 2
-_BACKOFF_MAX = 600
-#: A retry's timer may fire this early (clocks of different worker hosts).
-_CLOCK_SLACK = timedelta(seconds=1)
+#: Failed deliveries are retried after 2, 4, 8 … seconds, at most 10 minutes apart, up to the contact's
+#: `max_attempts` (this many for a recipient who is no contact: an assignee warned of a risk).
+BACKOFF_BASE = 2
+BACKOFF_MAX = 600
+DEFAULT_MAX_ATTEMPTS = 6
 
 
 def escalate(*, ticket, metric: str, level: str, at: datetime, cycle: int = 0) -> Escalation | None:
-    """Record the escalation unless it was fired before; deliver it after commit. None if it existed."""
+    """Record the escalation unless it was fired before; hand it to Celery after commit. None if it
+    existed."""
     try:
         with transaction.atomic():
             escalation = Escalation.objects.create(
@@ -76,107 +78,128 @@ def escalate(*, ticket, metric: str, level: str, at: datetime, cycle: int = 0) -
 
 
 def enqueue_after_commit(escalation_id: int) -> None:
-    from sla.tasks import deliver_escalation
+    """The fast path: the escalation's task, enqueued after commit; `enqueued_at` records the hand-over."""
 
-    def send() -> None:
-        try:
-            deliver_escalation.delay(escalation_id)
-        except OperationalError as error:  # the broker is down: said once by helpdesk.outages
-            logger.warning("Escalation %s not enqueued (%s); the sweep will retry", escalation_id, error)
-            return
-        except Exception:
-            logger.exception("Could not enqueue escalation %s; the sweep will retry", escalation_id)
-            return
+    def handed_over() -> None:
         Escalation.objects.filter(pk=escalation_id).update(enqueued_at=timezone.now())
 
-    transaction.on_commit(send)
+    outbox.enqueue_or_log(deliver_escalation, escalation_id, then=handed_over)
 
 
-# --- delivery --------------------------------------------------------------------------------------
+# Registered under the name it always had (sla/tasks.py offers it too): the routes, queued messages and
+# the tests know it by that name.
+@shared_task(
+    name="sla.tasks.deliver_escalation",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def deliver_escalation(self, escalation_id: int) -> None:
+    try:
+        # A duplicate of a task whose retry is scheduled, or a retry that the outbox process overtook,
+        # leaves a delivery alone until its backoff has passed.
+        deliver(escalation_id, wait_for_backoff=True)
+    except DeliveryIncomplete as incomplete:
+        raise self.retry(countdown=incomplete.retry_in) from incomplete
+
+
+# --- delivery -----------------------------------------------------------------------------------------
 
 
 class DeliveryIncomplete(Exception):
-    """Some recipients failed and will be retried."""
+    """Some recipients failed and will be retried, the first in `retry_in` seconds."""
 
-    def __init__(self, attempts: int):
+    def __init__(self, attempts: int, retry_in: float):
         super().__init__(f"delivery incomplete after {attempts} attempt(s)")
         self.attempts = attempts
+        self.retry_in = retry_in
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """How long a delivery that failed `attempts` times waits before its next attempt."""
-    return timedelta(seconds=min(_BACKOFF_BASE**attempts, _BACKOFF_MAX))
+def policy(delivery: EscalationDelivery) -> outbox.RetryPolicy:
+    """How a recipient's delivery is retried: the backoff above, up to its contact's `max_attempts`."""
+    contact = _contact(delivery)
+    return outbox.RetryPolicy(
+        base=BACKOFF_BASE,
+        max_delay=BACKOFF_MAX,
+        max_attempts=contact.max_attempts if contact else DEFAULT_MAX_ATTEMPTS,
+    )
 
 
-def waiting_to_retry(status: str, attempts: int, updated_at: datetime, now: datetime) -> bool:
-    """Whether a delivery failed and its backoff has not passed: a retry is scheduled for it."""
-    return status == DeliveryStatus.RETRYING and updated_at + retry_delay(attempts) > now + _CLOCK_SLACK
-
-
-def deliver(escalation_id: int, *, wait_for_backoff: bool = False) -> None:
+def deliver(escalation_id: int, *, wait_for_backoff: bool = False) -> bool:
     """Send the escalation to each recipient that does not have it yet. Raises DeliveryIncomplete when a
-    recipient failed and has attempts left (the task retries with backoff). With `wait_for_backoff` (a
-    task's first run, which may be a duplicate), a recipient that failed before is left to the retry
-    scheduled for it until its backoff has passed."""
+    recipient failed and has attempts left. With `wait_for_backoff` (a task, the outbox process), a
+    recipient whose retry is not due yet is left to the retry scheduled for it. Returns whether anything
+    moved: a recipient attempted, or the escalation completed."""
     escalation = (
         Escalation.objects.select_related("ticket__organization", "ticket__assignee")
         .filter(pk=escalation_id)
         .first()
     )
     if escalation is None or escalation.completed_at is not None:
-        return
-    _announce(escalation)
+        return False
     _ensure_deliveries(escalation)
-    retry_attempts = 0
-    for delivery_id in escalation.deliveries.exclude(
-        status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED]
-    ).values_list("pk", flat=True):
-        attempts = _deliver_one(escalation, delivery_id, wait_for_backoff=wait_for_backoff)
-        if attempts is not None:
-            retry_attempts = max(retry_attempts, attempts)
-    if retry_attempts:
-        raise DeliveryIncomplete(retry_attempts)
-    # Complete only when no recipient is left: a delivery skipped above because another worker holds it
-    # may yet fail, and that worker's retry must not find the escalation completed.
-    Escalation.objects.filter(pk=escalation.pk, completed_at__isnull=True).exclude(
-        deliveries__status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
-    ).update(completed_at=timezone.now())
-
-
-def _deliver_one(escalation: Escalation, delivery_id: int, *, wait_for_backoff: bool) -> int | None:
-    """Deliver under a row lock. Returns the attempt count if it failed and should be retried."""
-    with transaction.atomic():
-        delivery = (
-            EscalationDelivery.objects.select_for_update(skip_locked=True)
-            .filter(pk=delivery_id)
-            .exclude(status__in=[DeliveryStatus.SENT, DeliveryStatus.FAILED])
-            .first()
+    retrying = []
+    moved = False
+    unfinished = escalation.deliveries.filter(status__in=outbox.UNFINISHED)
+    for delivery_id in unfinished.values_list("pk", flat=True):
+        outcome = _deliver_one(escalation, delivery_id, wait_for_backoff=wait_for_backoff)
+        moved |= outcome.attempted
+        if outcome.status == "retrying":
+            retrying.append(outcome)
+    # After the recipients: a page never waits on the integrations' announcement, whose look-up of the
+    # subscriptions in the cache may hang on a Redis that does.
+    _announce(escalation)
+    if retrying:
+        raise DeliveryIncomplete(
+            max(outcome.attempts for outcome in retrying), min(outcome.retry_in for outcome in retrying)
         )
-        if delivery is None:  # sent meanwhile, or another worker holds it right now
-            return None
-        if wait_for_backoff and waiting_to_retry(
-            delivery.status, delivery.attempts, delivery.updated_at, timezone.now()
-        ):
-            return None  # the retry scheduled for it sends it after the backoff
-        contact = _contact(delivery)
-        delivery.attempts += 1
-        try:
-            delivery.response_code = _send(escalation, delivery, contact)
-        except Exception as exc:  # noqa: BLE001 - any failure is recorded on the delivery and retried
-            delivery.last_error = str(exc)[:2000]
-            delivery.response_code = getattr(exc, "status", None)
-            max_attempts = contact.max_attempts if contact else 6
-            delivery.status = (
-                DeliveryStatus.FAILED if delivery.attempts >= max_attempts else DeliveryStatus.RETRYING
-            )
-            delivery.save()
-            logger.warning("Escalation %s to %s failed: %s", escalation.pk, delivery.address, exc)
-            return delivery.attempts if delivery.status == DeliveryStatus.RETRYING else None
-        delivery.status = DeliveryStatus.SENT
-        delivery.delivered_at = timezone.now()
-        delivery.last_error = ""
-        delivery.save()
-        return None
+    # Complete only when no recipient is left: a delivery skipped above because another sender holds it
+    # may yet fail, and that sender's retry must not find the escalation completed.
+    completed = (
+        Escalation.objects.filter(pk=escalation.pk, completed_at__isnull=True)
+        .exclude(deliveries__status__in=outbox.UNFINISHED)
+        .update(completed_at=timezone.now())
+    )
+    return moved or bool(completed)
+
+
+def _deliver_one(escalation: Escalation, delivery_id: int, *, wait_for_backoff: bool) -> outbox.Outcome:
+    """One attempt at one recipient, under its row lock (helpdesk.outbox.attempt)."""
+    return outbox.attempt(
+        EscalationDelivery.objects,
+        delivery_id,
+        send=lambda delivery: _send(escalation, delivery, _contact(delivery)),
+        policy=policy,
+        respect_backoff=wait_for_backoff,
+    )
+
+
+# --- what the outbox process takes --------------------------------------------------------------------
+
+
+def due(now: datetime, limit: int) -> list[int]:
+    """The incomplete escalations with something to send at `now`, S1 pages first, then the oldest: those
+    with a delivery due, and those fired by then without one left to send (never attempted yet, or every
+    recipient done but the escalation not yet marked complete)."""
+    unfinished = EscalationDelivery.objects.filter(escalation=OuterRef("pk"), status__in=outbox.UNFINISHED)
+    escalations = (
+        Escalation.objects.filter(completed_at__isnull=True)
+        .filter(
+            Exists(unfinished.filter(next_attempt_at__lte=now))
+            | (~Exists(unfinished) & Q(created_at__lte=now))
+        )
+        .order_by(Case(When(level=Level.PAGE, then=0), default=1), "created_at", "pk")
+    )
+    return list(escalations.values_list("pk", flat=True)[:limit])
+
+
+def deliver_due(escalation_id: int) -> bool:
+    """The outbox process's attempt: its failures wait for their backoff in the rows, not here."""
+    try:
+        return deliver(escalation_id, wait_for_backoff=True)
+    except DeliveryIncomplete:
+        return True
 
 
 def _announce(escalation: Escalation) -> None:

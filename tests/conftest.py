@@ -80,6 +80,19 @@ def other_agent(db):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_local_cache():
+    """Without Redis the cache is this process's memory, and SQLite hands out the ids of a rolled-back
+    test again: one test's API throttle counters (keyed by token or user id) must not count against the
+    next test's requests. Redis is shared by parallel workers and left alone (PostgreSQL never reuses
+    an id)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_sla_cache():
     """The chart and calendar cache outlives a test's rolled-back transaction: start each test clean."""
     from sla.calendars import clear_cache

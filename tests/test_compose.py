@@ -22,8 +22,10 @@ DOCKERFILE = ROOT / "Dockerfile"
 SETTINGS_FILE = ROOT / "helpdesk" / "settings.py"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "beat", "outbox")
 BACKING_SERVICES = ("db", "redis")
+#: The outbox process reads PostgreSQL only: it must start, and page, while Redis is down.
+NEEDS_REDIS = ("web", "worker", "beat")
 
 # `env("NAME"`, `env.str("NAME"`, `env.db("NAME"`, `env.list("NAME"`, ... in settings.py.
 SETTINGS_ENV_READ = re.compile(r"""\benv(?:\.\w+)?\(\s*["']([A-Z][A-Z0-9_]*)["']""")
@@ -195,9 +197,11 @@ def test_depends_on_waits_for_health(services):
             if target in (*BACKING_SERVICES, "web"):
                 assert options["condition"] == "service_healthy", f"{name} -> {target}"
     for name in APP_SERVICES:
-        assert {"db", "redis"} <= set(depends_on_targets(services[name])), name
-    for name in ("worker", "beat"):
-        # Migrations run in web's command: worker and beat start once web is healthy.
+        assert "db" in depends_on_targets(services[name]), name
+    for name in NEEDS_REDIS:
+        assert "redis" in depends_on_targets(services[name]), name
+    for name in ("worker", "beat", "outbox"):
+        # Migrations run in web's command: the others start once web is healthy.
         assert "web" in depends_on_targets(services[name]), name
 
 
@@ -215,7 +219,7 @@ def test_web_healthcheck_probes_healthz(services):
 
 def test_worker_and_beat_do_not_inherit_the_web_probe(services):
     # The image's HEALTHCHECK probes the web port: a service that serves no HTTP overrides it.
-    for name in ("worker", "beat"):
+    for name in ("worker", "beat", "outbox"):
         check = services[name].get("healthcheck")
         assert check, f"{name} would inherit the image's /healthz probe"
         assert check.get("disable") or "healthz" not in " ".join(check.get("test", [])), name
@@ -237,6 +241,14 @@ def test_worker_and_beat_commands(services):
     beat = command_text(services["beat"])
     assert beat.startswith("celery -A helpdesk beat")
     assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+
+
+def test_the_outbox_process_runs_without_redis(services):
+    outbox = services["outbox"]
+    assert command_text(outbox) == "python manage.py outbox"
+    assert "redis" not in depends_on_targets(outbox)
+    assert outbox.get("stop_grace_period")  # SIGTERM: the attempt in hand is finished
+    assert "OUTBOX_POLL_SECONDS" in environment_dict(outbox)
 
 
 def test_dockerfile_builds_a_non_root_gunicorn_image():

@@ -11,8 +11,9 @@ class TicketsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the app registry is ready: each of these modules imports models.
         import tickets.api.webhook_payloads  # noqa: F401 - the webhook outbox renders with the API's serializers
+        from helpdesk import outbox
         from sla import clocks
-        from tickets import subscribers, token_lifecycle
+        from tickets import notifications, outgoing_webhooks, subscribers, token_lifecycle
         from tickets.agents import ensure_agents_group
         from tickets.channels.schedule import ensure_fetch_schedule
         from tickets.selectors import SlaHistory
@@ -23,3 +24,12 @@ class TicketsConfig(AppConfig):
         # The SLA clocks (below the domain) read a ticket's past through the domain's selectors.
         clocks.read_history_with(SlaHistory())
         subscribers.connect()
+        # Served by the outbox process after the escalations (sla/apps.py): emails, then webhooks.
+        outbox.register(
+            outbox.Outbox(name="emails", priority=1, due=notifications.due, deliver=notifications.deliver_due)
+        )
+        outbox.register(
+            outbox.Outbox(
+                name="webhooks", priority=2, due=outgoing_webhooks.due, deliver=outgoing_webhooks.deliver_due
+            )
+        )

@@ -232,7 +232,8 @@ def message_added(*, message, at: datetime) -> Event:
     payload = MessageAdded(
         message_id=message.pk, internal=message.internal, by_agent=message.author_role == "agent"
     )
-    return _record(message.ticket, payload, message.author, at)
+    event = _record(message.ticket, payload, message.author, at, message=message)
+    return event
 
 
 def status_changed(*, ticket: Ticket, actor, at: datetime, previous: str, reason: str = "") -> Event:
@@ -293,7 +294,9 @@ def satisfaction_rated(*, ticket: Ticket, actor, at: datetime, rating: str, comm
     return _record(ticket, SatisfactionRated(rating=rating, comment=comment), actor, at)
 
 
-def _record(ticket: Ticket, payload: Payload, actor, at: datetime) -> Event:
+def _record(ticket: Ticket, payload: Payload, actor, at: datetime, message=None) -> Event:
+    """Write the audit row and dispatch it. A fresh event also carries, unsaved, its typed payload and
+    the message it is about (`event.message`), so subscribers need no query to read them back."""
     from_value, to_value, data = payload.row()
     event = Event.objects.create(
         ticket=ticket,
@@ -305,6 +308,7 @@ def _record(ticket: Ticket, payload: Payload, actor, at: datetime) -> Event:
         created_at=at,
     )
     event._payload = payload  # what subscribers read: all the constructor knew, unsaved details too
+    event.message = message
     spine.dispatch(event)
     return event
 

@@ -1,26 +1,39 @@
 """Notification emails to customers, threaded per ticket so mail clients group them.
 
-Composed here, sent by the Celery tasks in `tickets.tasks`; never sent inside a request. Plain text only.
+Queued here, in the transaction of the change they tell about: `queue_ticket_received`,
+`queue_agent_reply` and `queue_status_changed` each write an `OutgoingEmail`, an outbox row
+(helpdesk/outbox.py), and hand its task to Celery after commit. So an email commits or rolls back with its
+change, and a broker that is down loses nothing: the outbox process sends the row from the database. The
+row is sent under its lock and marked sent in the same transaction: two senders racing send it once, a
+failure is retried with backoff (2 s … 10 min, 8 attempts). Never sent inside a request. Plain text only.
+
+The email is composed when it is sent, and the requester checked then, not when it was queued: a
+requester deactivated or moved to another organization since no longer gets mail about the ticket.
 
 Threading: the "ticket received" email is the root of the ticket's thread, with the Message-ID
 `<ticket-{pk}@domain>` (`thread_id`). Every later email has its own Message-ID
-`<ticket-{pk}.{kind}.{unique}@domain>` and In-Reply-To/References pointing at the root. All carry
-`[HD-n]` in the subject and Reply-To SUPPORT_EMAIL, so the customer's answer comes back to the email
-channel, which threads it by either (`tickets.channels.email_in`). Internal notes are never sent.
+`<ticket-{pk}.{kind}.{unique}@domain>`, fixed on its row when it is queued (a retry resends the same), and
+In-Reply-To/References pointing at the root. All carry `[HD-n]` in the subject and Reply-To
+SUPPORT_EMAIL, so the customer's answer comes back to the email channel, which threads it by either
+(`tickets.channels.email_in`). Internal notes are never sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from datetime import datetime
 from email.utils import make_msgid, parseaddr
 
+from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 
+from helpdesk import outbox
 from sla.models import Metric
 from sla.promises import first_response_promise
-from tickets.models import Message, Severity, Status, Ticket
+from tickets.models import Message, OutgoingEmail, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket
 
 logger = logging.getLogger(__name__)
@@ -30,6 +43,99 @@ FALLBACK_DOMAIN = "helpdesk.localhost"
 #: Headers of the emails the helpdesk composes on its own (RFC 3834, and Exchange's equivalent): they
 #: ask the customer's out-of-office responder not to answer, which keeps mail loops from starting.
 AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "OOF, AutoReply"}
+
+#: The status changes that ask something of the customer or end the conversation: the others are not mailed.
+CUSTOMER_STATUSES = (Status.PENDING, Status.RESOLVED, Status.CLOSED)
+
+#: Failed sends are retried after 2, 4, 8 … seconds, at most 10 minutes apart, 8 attempts in all.
+POLICY = outbox.RetryPolicy(base=2, max_delay=600, max_attempts=8)
+
+
+# --- queueing, in the change's transaction ------------------------------------------------------------
+
+
+def queue_ticket_received(ticket: Ticket) -> OutgoingEmail:
+    """The "ticket received" email, the root of the ticket's thread."""
+    return _queue(ticket, OutgoingEmail.Kind.TICKET_RECEIVED, message_id=thread_id(ticket))
+
+
+def queue_agent_reply(message: Message) -> OutgoingEmail | None:
+    """An agent's public reply, mailed to the requester; None for an internal note (never mailed)."""
+    if message.internal:
+        return None
+    ticket = message.ticket
+    return _queue(
+        ticket,
+        OutgoingEmail.Kind.AGENT_REPLY,
+        message_id=notification_id(ticket, "reply", message.pk),
+        message=message,
+    )
+
+
+def queue_status_changed(ticket: Ticket, previous: str, current: str) -> OutgoingEmail | None:
+    """A status change that concerns the customer (CUSTOMER_STATUSES); None for the others."""
+    if current not in CUSTOMER_STATUSES:
+        return None
+    return _queue(
+        ticket,
+        OutgoingEmail.Kind.STATUS_CHANGED,
+        message_id=notification_id(ticket, f"status-{current}"),
+        data={"previous": previous, "current": current},
+    )
+
+
+def _queue(ticket: Ticket, kind: str, *, message_id: str, message=None, data=None) -> OutgoingEmail:
+    email = OutgoingEmail.objects.create(
+        kind=kind, ticket=ticket, message=message, data=data or {}, msgid=message_id
+    )
+    outbox.enqueue_or_log(send_email, email.pk)
+    return email
+
+
+# --- sending ------------------------------------------------------------------------------------------
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def send_email(self, email_id: int) -> str:
+    """The fast path of one queued email: one attempt, and a retry after its backoff if it failed. A retry
+    that finds the outbox process ahead of it leaves the email to the outbox process."""
+    outcome = attempt(email_id, respect_backoff=bool(self.request.retries))
+    if outcome.status == "retrying":
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+def attempt(email_id: int, *, respect_backoff: bool = True) -> outbox.Outcome:
+    """One attempt at a queued email, under its row lock (helpdesk.outbox.attempt)."""
+    emails = OutgoingEmail.objects.select_related(
+        "ticket__requester__membership", "ticket__organization", "message"
+    )
+    return outbox.attempt(emails, email_id, send=_send_row, policy=POLICY, respect_backoff=respect_backoff)
+
+
+def due(now: datetime, limit: int) -> list[int]:
+    """What the outbox process takes: the emails due at `now`, the longest waiting first."""
+    return outbox.due(OutgoingEmail.objects, now, limit)
+
+
+def deliver_due(email_id: int) -> bool:
+    return attempt(email_id).attempted
+
+
+def _send_row(email: OutgoingEmail) -> None:
+    ticket = email.ticket
+    if email.kind == OutgoingEmail.Kind.TICKET_RECEIVED:
+        mail = ticket_received_email(ticket, message_id=email.msgid)
+    elif email.kind == OutgoingEmail.Kind.AGENT_REPLY:
+        mail = agent_reply_email(ticket, email.message, message_id=email.msgid)
+    else:
+        previous, current = email.data["previous"], email.data["current"]
+        mail = status_changed_email(ticket, previous, current, message_id=email.msgid)
+    email.recipient = mail.to[0]
+    mail.send()
+
+
+# --- composing ----------------------------------------------------------------------------------------
 
 
 def mail_domain() -> str:
@@ -47,9 +153,10 @@ def thread_id(ticket: Ticket) -> str:
 def notification_id(ticket: Ticket, kind: str, unique: object = None) -> str:
     """A Message-ID of its own for a later notification: `<ticket-{pk}.{kind}.{unique}@domain>`.
 
-    `unique` is a row id where there is one (a retried task then resends the same id, and mail clients
-    show one email); otherwise make_msgid supplies time, process and random parts. The domain is passed
-    so make_msgid does not look up the host's name, which can be slow.
+    `unique` is a row id where there is one; otherwise make_msgid supplies time, process and random
+    parts. Either way it is fixed on the email's row when it is queued, so a retry resends the same id
+    and mail clients show one email. The domain is passed so make_msgid does not look up the host's
+    name, which can be slow.
     """
     if unique is None:
         unique = make_msgid(domain=mail_domain())[1:].partition("@")[0]
@@ -61,7 +168,7 @@ def portal_url(ticket: Ticket) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/portal/tickets/{ticket.reference}/"
 
 
-def _send(
+def _compose(
     ticket: Ticket,
     *,
     subject: str,
@@ -69,16 +176,18 @@ def _send(
     context: dict,
     message_id: str,
     automatic: bool,
-) -> None:
+) -> EmailMessage:
+    """The email to the ticket's requester. Raises helpdesk.outbox.Withdrawn when there is nobody to send
+    it to: no address, or a requester who may no longer see the ticket."""
     requester = ticket.requester
     recipient = requester.email
     if not recipient:
-        return
+        raise outbox.Withdrawn("The requester has no email address.")
     # Checked when the mail is sent, not when it was queued: a requester deactivated or moved to another
     # organization since then no longer sees the ticket in the portal, so no mail about it either.
     if not can_view_ticket(requester, ticket):
         logger.info("Not mailing %s about %s: they may no longer see it", requester.pk, ticket.reference)
-        return
+        raise outbox.Withdrawn("The requester may no longer see the ticket.")
     body = render_to_string(template, {"ticket": ticket, "url": portal_url(ticket), **context})
     headers = {"Message-ID": message_id}
     root = thread_id(ticket)
@@ -86,14 +195,14 @@ def _send(
         headers |= {"In-Reply-To": root, "References": root}
     if automatic:
         headers |= AUTOMATIC_HEADERS
-    EmailMessage(
+    return EmailMessage(
         subject=one_line(f"[{ticket.reference}] {subject}"),
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[recipient],
         reply_to=[settings.SUPPORT_EMAIL],
         headers=headers,
-    ).send()
+    )
 
 
 def one_line(text: str) -> str:
@@ -103,43 +212,54 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def send_ticket_received(ticket: Ticket) -> None:
-    _send(
+def ticket_received_email(ticket: Ticket, *, message_id: str | None = None) -> EmailMessage:
+    return _compose(
         ticket,
         subject=ticket.subject,
         template="tickets/email/ticket_received.txt",
         context={"promise": response_promise(ticket), "critical": ticket.severity == Severity.S1},
-        message_id=thread_id(ticket),
+        message_id=message_id or thread_id(ticket),
         automatic=True,
     )
 
 
-def send_agent_reply(message: Message) -> None:
-    if message.internal:
-        return  # notes stay inside the helpdesk, whoever calls this
-    ticket = message.ticket
-    _send(
+def agent_reply_email(ticket: Ticket, message: Message, *, message_id: str | None = None) -> EmailMessage:
+    return _compose(
         ticket,
         subject=f"Re: {ticket.subject}",
         template="tickets/email/agent_reply.txt",
         context={"message": message},
-        message_id=notification_id(ticket, "reply", message.pk),
+        message_id=message_id or notification_id(ticket, "reply", message.pk),
         # Written by a person: the customer's out-of-office reply is welcome here.
         automatic=False,
     )
 
 
-def send_status_changed(ticket: Ticket, previous: str, current: str) -> None:
-    if current not in (Status.PENDING, Status.RESOLVED, Status.CLOSED):
-        return  # only the changes that ask something of the customer or end the conversation
-    _send(
+def status_changed_email(
+    ticket: Ticket, previous: str, current: str, *, message_id: str | None = None
+) -> EmailMessage:
+    return _compose(
         ticket,
         subject=f"{Status(current).label}: {ticket.subject}",
         template="tickets/email/status_changed.txt",
         context={"previous": Status(previous).label, "current": Status(current).label},
-        message_id=notification_id(ticket, f"status-{current}"),
+        message_id=message_id or notification_id(ticket, f"status-{current}"),
         automatic=True,
     )
+
+
+def send_ticket_received(ticket: Ticket) -> None:
+    """Compose and send the "ticket received" email at once, outside the outbox (a resend by hand)."""
+    with contextlib.suppress(outbox.Withdrawn):
+        ticket_received_email(ticket).send()
+
+
+def send_agent_reply(message: Message) -> None:
+    """Compose and send an agent reply's email at once, outside the outbox; never an internal note."""
+    if message.internal:
+        return  # notes stay inside the helpdesk, whoever calls this
+    with contextlib.suppress(outbox.Withdrawn):
+        agent_reply_email(message.ticket, message).send()
 
 
 def response_promise(ticket: Ticket) -> str:

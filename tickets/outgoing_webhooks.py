@@ -4,10 +4,11 @@ exponential backoff, and logged. A subscription is disabled after WEBHOOK_DISABL
 in a row, with the reason.
 
 Delivery is at least once: a receiver deduplicates with the `X-Helpdesk-Delivery` header (or the body's `id`).
-The deliveries are an outbox: `emit` writes them in the transaction of the change they announce, so they
-commit (or roll back) with it, and enqueues them after commit. A task lost on the way (the broker down at
-commit, a worker killed mid-attempt) leaves its delivery unsent past its `next_attempt_at`; the webhook
-sweep, run by beat every minute, enqueues it again.
+The deliveries are outbox rows (helpdesk/outbox.py): `emit` writes them in the transaction of the change
+they announce, so they commit (or roll back) with it, and enqueues their tasks after commit. A delivery
+whose task was lost (the broker down at commit, a worker killed mid-attempt) is taken by the outbox
+process, which reads due rows from the database; the webhook sweep, run by beat every minute, enqueues
+it again if it is still unsent REDELIVER_AFTER past its due time (when the outbox process is down too).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from helpdesk import webhooks
+from helpdesk import outbox, webhooks
 from tickets.models import Message, Ticket
 from tickets.models.integrations import WebhookDelivery, WebhookEvent, WebhookSubscription
 
@@ -32,6 +33,10 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 3600
 MAX_ATTEMPTS = 8
+#: Failed attempts are retried after 2, 4, 8 … seconds, at most an hour apart, 8 attempts in all.
+POLICY = outbox.RetryPolicy(
+    base=BACKOFF_BASE_SECONDS, max_delay=BACKOFF_MAX_SECONDS, max_attempts=MAX_ATTEMPTS
+)
 
 
 #: How long past its due time an unsent delivery waits before the sweep takes its task for lost. Longer
@@ -42,10 +47,8 @@ SWEEP_LIMIT = 1000
 
 def emit(event: str, *, ticket: Ticket, key: str, data: dict | None = None) -> None:
     """Record `event`'s deliveries about `ticket` in the caller's transaction and send them after commit."""
-    from tickets.services.side_effects import after_commit
-
     for delivery_id in record(event, ticket, key, data or {}):
-        after_commit(deliver, delivery_id)
+        outbox.enqueue_or_log(deliver, delivery_id)
 
 
 def record(event: str, ticket: Ticket, key: str, data: dict) -> list[int]:
@@ -106,7 +109,7 @@ def redeliver_lost(at: datetime | None = None) -> int:
         )
         WebhookDelivery.objects.filter(pk__in=lost).update(next_attempt_at=at)
     for delivery_id in lost:
-        deliver.delay(delivery_id)
+        outbox.publish(deliver, delivery_id)
     if lost:
         logger.warning("Webhook sweep enqueued %d delivery(ies) whose task was lost", len(lost))
     return len(lost)
@@ -143,65 +146,61 @@ def build_payload(event: str, ticket: Ticket, key: str, data: dict) -> dict:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def deliver(self, delivery_id: int) -> str:
-    with transaction.atomic():
-        delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("subscription", "ticket")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None or delivery.status in (
-            WebhookDelivery.Status.SENT,
-            WebhookDelivery.Status.FAILED,
-        ):
-            return "skipped"
-        subscription = delivery.subscription
-        if not subscription.active:
-            delivery.status = WebhookDelivery.Status.FAILED
-            delivery.last_error = "The subscription is disabled."
-            delivery.save(update_fields=["status", "last_error"])
-            return "disabled"
-        if not delivery.payload:  # the first attempt (deliveries go with their ticket if it is deleted)
-            delivery.payload = build_payload(
-                delivery.event, delivery.ticket, delivery.dedupe_key, delivery.data
-            )
-        delivery.attempts += 1
-        try:
-            result = webhooks.post(
-                subscription.url,
-                delivery.payload,
-                secret=subscription.secret,
-                event=delivery.event,
-                delivery_id=f"{delivery.dedupe_key}:{subscription.pk}",
-                timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
-            )
-        except webhooks.WebhookError as exc:
-            delivery.last_error = str(exc)[:2000]
-            delivery.response_code = exc.status
-            delivery.status = (
-                WebhookDelivery.Status.FAILED
-                if delivery.attempts >= MAX_ATTEMPTS
-                else WebhookDelivery.Status.RETRYING
-            )
-            countdown = min(BACKOFF_BASE_SECONDS**delivery.attempts, BACKOFF_MAX_SECONDS)
-            delivery.next_attempt_at = timezone.now() + timedelta(seconds=countdown)
-            delivery.save()
-            _record_failure(subscription, str(exc))
-            retry = delivery.status == WebhookDelivery.Status.RETRYING
-        else:
-            delivery.status = WebhookDelivery.Status.SENT
-            delivery.response_code = result.status
-            delivery.delivered_at = timezone.now()
-            delivery.last_error = ""
-            delivery.save()
-            WebhookSubscription.objects.filter(pk=subscription.pk).update(consecutive_failures=0)
-            return "sent"
-    if retry:
-        raise self.retry(countdown=countdown)
-    return "failed"
+    """One attempt (helpdesk.outbox.attempt); a failure with attempts left retries after its backoff.
+    The first run attempts at once; a retry that finds the outbox process ahead of it (the delivery's
+    next attempt not due yet) leaves it to the outbox process. Returns what happened: sent, failed,
+    disabled (the subscription was), skipped (sent already, or being sent) or waiting."""
+    outcome = attempt(delivery_id, respect_backoff=bool(self.request.retries))
+    if outcome.status == "retrying":
+        raise self.retry(countdown=outcome.retry_in)
+    return {"busy": "skipped", "withdrawn": "disabled"}.get(outcome.status, outcome.status)
 
 
-def _record_failure(subscription: WebhookSubscription, error: str) -> None:
+def attempt(delivery_id: int, *, respect_backoff: bool = True) -> outbox.Outcome:
+    return outbox.attempt(
+        WebhookDelivery.objects.select_related("subscription", "ticket"),
+        delivery_id,
+        send=_post,
+        policy=POLICY,
+        respect_backoff=respect_backoff,
+        on_success=_record_success,
+        on_failure=_record_failure,
+    )
+
+
+def _post(delivery: WebhookDelivery) -> int:
+    subscription = delivery.subscription
+    if not subscription.active:
+        raise outbox.Withdrawn("The subscription is disabled.")
+    if not delivery.payload:  # the first attempt (deliveries go with their ticket if it is deleted)
+        delivery.payload = build_payload(delivery.event, delivery.ticket, delivery.dedupe_key, delivery.data)
+    result = webhooks.post(
+        subscription.url,
+        delivery.payload,
+        secret=subscription.secret,
+        event=delivery.event,
+        delivery_id=f"{delivery.dedupe_key}:{subscription.pk}",
+        timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+    )
+    return result.status
+
+
+def _record_success(delivery: WebhookDelivery) -> None:
+    WebhookSubscription.objects.filter(pk=delivery.subscription_id).update(consecutive_failures=0)
+
+
+def due(now: datetime, limit: int) -> list[int]:
+    """What the outbox process takes: the deliveries due at `now`, the longest waiting first."""
+    return outbox.due(WebhookDelivery.objects, now, limit)
+
+
+def deliver_due(delivery_id: int) -> bool:
+    return attempt(delivery_id).attempted
+
+
+def _record_failure(delivery: WebhookDelivery, error: Exception) -> None:
+    """Count the failure; disable the subscription after WEBHOOK_DISABLE_AFTER in a row, with the reason."""
+    subscription = delivery.subscription
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
         consecutive_failures=F("consecutive_failures") + 1
     )
@@ -219,9 +218,12 @@ def _record_failure(subscription: WebhookSubscription, error: str) -> None:
 
 __all__ = [
     "WebhookEvent",
+    "attempt",
     "build_payload",
     "deliver",
+    "deliver_due",
     "dispatch",
+    "due",
     "emit",
     "record",
     "redeliver_lost",

@@ -18,11 +18,10 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from sla.signals import escalation_fired
-from tickets import events, outgoing_webhooks, spine, tasks
+from tickets import events, notifications, outgoing_webhooks, spine
 from tickets.events import EscalationFired, MessageAdded, StatusChanged, payload_of
-from tickets.models import Event, Ticket
+from tickets.models import Event, Message, Ticket
 from tickets.models.integrations import WebhookEvent, WebhookSubscription
-from tickets.services.side_effects import after_commit
 
 Kind = Event.Kind
 
@@ -73,15 +72,17 @@ def announce_to_integrations(event: Event) -> None:
 
 
 def notify_customer(event: Event) -> None:
+    """The notification emails, written as outbox rows with the change (tickets.notifications)."""
     if event.kind == Kind.CREATED:
-        after_commit(tasks.notify_ticket_received, event.ticket_id)
+        notifications.queue_ticket_received(event.ticket)
     elif event.kind == Kind.REPLIED:
         added: MessageAdded = payload_of(event)
         if added.by_agent:
-            after_commit(tasks.notify_agent_reply, added.message_id)
+            message = getattr(event, "message", None) or Message.objects.get(pk=added.message_id)
+            notifications.queue_agent_reply(message)
     elif event.kind == Kind.STATUS_CHANGED:
         changed: StatusChanged = payload_of(event)
-        after_commit(tasks.notify_status_changed, event.ticket_id, changed.previous, changed.current)
+        notifications.queue_status_changed(event.ticket, changed.previous, changed.current)
 
 
 def record_escalation(sender, *, escalation, **kwargs) -> None:

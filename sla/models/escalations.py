@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from helpdesk import egress, webhooks
+from helpdesk import egress, outbox, webhooks
 
 from .chart import Metric
 
@@ -103,25 +103,18 @@ class EscalationContact(models.Model):
         return {Level.PAGE: "on_page", Level.AT_RISK: "on_at_risk", Level.BREACH: "on_breach"}[level]
 
 
-class DeliveryStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    RETRYING = "retrying", "Retrying"
-    FAILED = "failed", "Failed"
+#: The outbox's statuses (pending, sent, retrying, failed), under the name the SLA has always used.
+DeliveryStatus = outbox.Status
 
 
-class EscalationDelivery(models.Model):
-    """One escalation to one recipient: attempts, the last result, and when it got through."""
+class EscalationDelivery(outbox.DeliveryRow):
+    """One escalation to one recipient, an outbox row (helpdesk/outbox.py): status, attempts, the last
+    result, when the next attempt is due and when it got through."""
 
     escalation = models.ForeignKey(Escalation, on_delete=models.CASCADE, related_name="deliveries")
     recipient = models.CharField(max_length=64, help_text="contact:<id> or user:<id>")
     kind = models.CharField(max_length=8, choices=ContactKind.choices)
     address = models.CharField(max_length=500)
-    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -129,6 +122,13 @@ class EscalationDelivery(models.Model):
         verbose_name_plural = "escalation deliveries"
         constraints = [
             models.UniqueConstraint(fields=["escalation", "recipient"], name="deliver_once_per_recipient"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=outbox.UNFINISHED),
+                name="escalation_delivery_due",
+            )
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,13 @@
 """Fixtures for the fault tests of paging: a private Redis that a test may stop and restart, Celery
-workers on it, and an on-call receiver that can hold a page unanswered.
+workers on it, the outbox process, and an on-call receiver that can hold a page unanswered.
 
 - `RedisServer`: `redis-server` on 127.0.0.1:<free port> without persistence, so a restart comes back
   empty (queues, unacknowledged messages and kombu's bindings gone: the worst case). Never the shared
   Redis: stopping that one would break every other test running beside.
-- `private_stack`: this process's Celery app and Django cache on a private Redis, and `start_worker()`
-  for real worker subprocesses on the test database (PostgreSQL) and that Redis.
+- `private_stack`: this process's Celery app and Django cache on a private Redis; `start_worker()` for
+  real worker subprocesses and `start_outbox()` for the outbox process (`manage.py outbox`), on the test
+  database (PostgreSQL) and that Redis. They all send mail into one folder (`mailbox()` reads it:
+  tests/reliability/mailbox.py).
 - `HoldingReceiver`: records each POST with its delivery id and what it answered; it can keep the first
   POST waiting until released, and answers nothing to a sender that is gone by then.
 
@@ -22,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +34,16 @@ from typing import Any
 
 import pytest
 
-from tests.sla.conftest import IN_CI, CeleryWorker, point_app_at, unique_queue, wait_until, worker_environment
+from tests.reliability import mailbox
+from tests.sla.conftest import (
+    BASE_DIR,
+    IN_CI,
+    CeleryWorker,
+    point_app_at,
+    unique_queue,
+    wait_until,
+    worker_environment,
+)
 
 HOST = "127.0.0.1"
 
@@ -137,6 +149,7 @@ class Post:
     received_at: float  # time.monotonic() when the body was read
     status: int | None = None  # what was answered: None while held, or when the sender was gone
     over: bool = False  # answered, or found with its sender gone
+    received_wall: float = 0.0  # time.time() when the body was read (to compare with a row's timestamp)
 
 
 @dataclass
@@ -203,7 +216,14 @@ class HoldingReceiver:
     def _answered(self, index: int, status: int | None) -> None:
         with self._changed:
             post = self.posts[index]
-            self.posts[index] = Post(post.delivery_id, post.reference, post.received_at, status, over=True)
+            self.posts[index] = Post(
+                post.delivery_id,
+                post.reference,
+                post.received_at,
+                status,
+                over=True,
+                received_wall=post.received_wall,
+            )
             self._changed.notify_all()
 
 
@@ -222,9 +242,10 @@ def _holding_handler(receiver: HoldingReceiver) -> type[http.server.BaseHTTPRequ
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            received_at = time.monotonic()
+            received_at, received_wall = time.monotonic(), time.time()
             reference = json.loads(body)["ticket"]["reference"]
-            index = receiver._arrived(Post(self.headers.get("X-Helpdesk-Delivery"), reference, received_at))
+            delivery_id = self.headers.get("X-Helpdesk-Delivery")
+            index = receiver._arrived(Post(delivery_id, reference, received_at, received_wall=received_wall))
             if receiver.hold_first and index == 0:
                 receiver._released.wait(timeout=60)
                 if _sender_gone(self.connection):
@@ -253,20 +274,83 @@ def children(pid: int) -> list[int]:
     return found
 
 
+# --- the outbox process -----------------------------------------------------------------------------------
+
+
+class OutboxProcess:
+    """`python manage.py outbox` as a subprocess, its log in a file. Ready once it says it runs (after it
+    LISTENs)."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path):
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, timeout: float = 30) -> OutboxProcess:
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "manage.py", "outbox"],
+                cwd=BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: self._listening(offset),
+            timeout=timeout,
+            message=f"the outbox did not start:\n{self.log()}",
+        )
+        return self
+
+    def _listening(self, offset: int) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"the outbox exited with {self.process.returncode}:\n{self.log()}")
+        return b"Outbox delivering" in self.log_path.read_bytes()[offset:]
+
+    def kill(self) -> None:
+        """SIGKILL: no attempt in hand is finished, no transaction committed."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def stop(self, *, timeout: float = 15) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+            raise RuntimeError(f"the outbox ignored SIGTERM for {timeout} s:\n{self.log()}") from None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+
 # --- Celery on the private Redis --------------------------------------------------------------------------
 
 
 class PrivateStack:
     """This process's Celery app (publishing, control) and cache on a private Redis; `start_worker()` adds
-    a worker subprocess on the test database and that Redis, consuming the test's queues."""
+    a worker subprocess on the test database and that Redis, consuming the test's queues, and
+    `start_outbox()` an outbox process. Their mail goes to `mail_folder` (`mailbox()`)."""
 
     def __init__(self, *, app, redis: RedisServer, database: dict, folder: Path, transport_options: dict):
         self.app = app
         self.redis = redis
         self.queue = unique_queue("test-faults")
+        self.mail_folder = folder / "mailbox"
         self.env = worker_environment(database=database, redis_url=redis.url, queue=self.queue)
+        self.env.update(
+            EMAIL_BACKEND="tests.reliability.mailbox.FolderBackend", MAILBOX_DIR=str(self.mail_folder)
+        )
         self.folder = folder
         self.workers: list[CeleryWorker] = []
+        self.outboxes: list[OutboxProcess] = []
         point_app_at(app, redis.url, queue=self.queue, transport_options=transport_options)
 
     def start_worker(self, *, pool: str = "solo", concurrency: int = 1) -> CeleryWorker:
@@ -283,13 +367,25 @@ class PrivateStack:
         self.workers.append(worker)
         return worker.start()
 
+    def start_outbox(self) -> OutboxProcess:
+        """An outbox process (several calls: one after another, on the same log)."""
+        outbox = OutboxProcess(env=self.env, log_path=self.folder / "outbox.log")
+        self.outboxes.append(outbox)
+        return outbox.start()
+
+    def mailbox(self) -> list:
+        """Every email the workers and the outbox processes sent."""
+        return mailbox.read(self.mail_folder)
+
     def stop(self) -> None:
-        for worker in self.workers:
+        for process in [*self.workers, *self.outboxes]:
             with contextlib.suppress(Exception):
-                worker.stop()
+                process.stop()
 
     def logs(self) -> str:
         parts = [f"--- {w.hostname} ({w.log_path.name}) ---\n{w.log()}" for w in self.workers]
+        if self.outboxes:
+            parts.append(f"--- outbox ---\n{self.outboxes[-1].log()}")
         parts.append(f"--- redis-server ---\n{self.redis.log()}")
         return "\n".join(parts)
 

@@ -7,17 +7,19 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import Message as Headers
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from helpdesk import webhooks
+from sla import escalations
 from sla.escalations import DeliveryIncomplete, deliver
 from sla.models import ContactKind, DeliveryStatus, Escalation, EscalationContact, EscalationDelivery, Level
-from sla.sweep import sweep
+from sla.sweep import pending_escalations, sweep
 from tickets.services import ticket_assign, ticket_create
 
 pytestmark = pytest.mark.django_db
@@ -362,3 +364,59 @@ def test_an_s1_ticket_pages_when_its_creation_commits(
     pages = [mail.to for mail in mailoutbox if mail.subject.startswith("[S1 page]")]
     assert pages == [["oncall@example.com"]]
     assert len(receiver.requests) == 1
+
+
+# --- what the outbox process takes ------------------------------------------------------------------------
+
+
+def test_the_outbox_process_takes_pages_first(requester, agent):
+    warning = _at_risk(requester)  # filed before the page, of another level
+    page = s1_page(requester)
+    assert escalations.due(timezone.now(), 10) == [page.pk, warning.pk]
+    assert escalations.due(timezone.now(), 1) == [page.pk]
+    Escalation.objects.filter(pk=page.pk).update(completed_at=timezone.now())
+    assert escalations.due(timezone.now(), 10) == [warning.pk]
+
+
+def test_a_delivery_waiting_out_its_backoff_is_left_alone_until_it_is_due(requester, receiver):
+    webhook_contact(f"{receiver.url}/hooks/pager")
+    receiver.status = 500
+    page = s1_page(requester)
+    with pytest.raises(DeliveryIncomplete) as raised:
+        deliver(page.pk)
+    assert raised.value.retry_in == 2.0
+    (row,) = deliveries(page).values()
+
+    assert escalations.due(timezone.now(), 10) == []
+    assert escalations.deliver_due(page.pk) is False  # not due: no attempt
+    assert len(receiver.requests) == 1
+
+    receiver.status = 200
+    due_at = row.next_attempt_at
+    assert escalations.due(due_at, 10) == [page.pk]
+    EscalationDelivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert escalations.deliver_due(page.pk) is True
+    (row,) = deliveries(page).values()
+    assert (row.status, row.attempts) == (DeliveryStatus.SENT, 2)
+    page.refresh_from_db()
+    assert page.completed_at is not None
+    assert escalations.due(timezone.now(), 10) == []
+
+
+def test_the_sweep_hands_over_no_delivery_that_waits_out_its_backoff(requester, receiver):
+    webhook_contact(f"{receiver.url}/hooks/pager")
+    receiver.status = 500
+    page = s1_page(requester)
+    with pytest.raises(DeliveryIncomplete):
+        deliver(page.pk)
+    (row,) = deliveries(page).values()
+    later = page.created_at + timedelta(seconds=10)
+    assert pending_escalations(later, limit=10) == []
+    EscalationDelivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert pending_escalations(later, limit=10) == [page.pk]
+
+
+def test_a_fresh_escalation_is_left_to_its_task_for_the_grace(requester):
+    page = s1_page(requester)
+    assert escalations.due(page.created_at - timedelta(seconds=1), 10) == []
+    assert escalations.due(page.created_at, 10) == [page.pk]

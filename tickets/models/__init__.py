@@ -11,6 +11,7 @@ from .choices import (
     Status,
 )
 from .conversation import Attachment, Message
+from .emails import OutgoingEmail
 from .events import Event
 from .inbound import InboundEmail
 from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -36,6 +37,7 @@ __all__ = [
     "Message",
     "Occurrence",
     "Organization",
+    "OutgoingEmail",
     "Severity",
     "Status",
     "Ticket",

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from helpdesk import egress, webhooks
+from helpdesk import egress, outbox, webhooks
 
 from .organizations import Organization
 
@@ -152,12 +152,11 @@ class WebhookSubscription(models.Model):
         return self.active and event in self.events and self.organization_id in (None, organization_id)
 
 
-class WebhookDelivery(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENT = "sent", "Sent"
-        RETRYING = "retrying", "Retrying"
-        FAILED = "failed", "Failed"
+class WebhookDelivery(outbox.DeliveryRow):
+    """One event to one subscription, an outbox row (helpdesk/outbox.py): written in the transaction of
+    the change it announces, sent by its task or by the outbox process, retried with backoff."""
+
+    Status = outbox.Status
 
     subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=32, choices=WebhookEvent.choices)
@@ -169,15 +168,7 @@ class WebhookDelivery(models.Model):
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, null=True, related_name="+")
     data = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # When the next attempt is due: at creation, then each retry's backoff. A delivery still unsent well
-    # past it lost its task (broker down at commit, worker killed) and the webhook sweep enqueues it again.
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

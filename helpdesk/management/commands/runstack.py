@@ -1,8 +1,10 @@
-"""`manage.py runstack`: the web server, a Celery worker and Celery beat together, for `make run`.
+"""`manage.py runstack`: the web server, a Celery worker, the pager worker, Celery beat and the outbox
+process together, for `make run`.
 
-The worker and beat use Redis when REDIS_URL is set and the embedded filesystem broker otherwise, so
-escalations work on a machine with no server installed. Ctrl-C (or SIGTERM) stops all three; if one of
-them dies, the others are stopped too and the command fails.
+The workers and beat use Redis when REDIS_URL is set and the embedded filesystem broker otherwise, so
+escalations work on a machine with no server installed. The outbox process (`manage.py outbox`) reads
+the database: LISTEN/NOTIFY on PostgreSQL, a poll every OUTBOX_POLL_SECONDS on SQLite. Ctrl-C (or
+SIGTERM) stops them all; if one of them dies, the others are stopped too and the command fails.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
-    help = "Run the web server, a Celery worker and Celery beat until Ctrl-C."
+    help = "Run the web server, the Celery workers, Celery beat and the outbox process until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
@@ -58,11 +60,13 @@ class Command(BaseCommand):
                 "--scheduler",
                 "django_celery_beat.schedulers:DatabaseScheduler",
             ],
+            # Delivers from the database what the broker lost or never got: pages, emails, webhooks.
+            "outbox": [python, "manage.py", "outbox"],
         }
         broker = "Redis" if settings.REDIS_URL else f"embedded broker in {settings.CELERY_BROKER_DIR}"
         self.stdout.write(
-            f"Starting web on http://{addrport}/, a Celery worker, a pager worker and beat ({broker}). "
-            "Ctrl-C stops all."
+            f"Starting web on http://{addrport}/, a Celery worker, a pager worker and beat ({broker}), "
+            "and the outbox process. Ctrl-C stops all."
         )
         processes = {
             name: subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 - our own fixed commands

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0013_timezone_validated_not_listed"),
+        ("tickets", "0014_outbox"),
     ]
 
     operations = [
