@@ -1,16 +1,39 @@
-"""
-ASGI config for helpdesk project.
+"""The ASGI entry point: HTTP to Django, WebSockets under `/ws/` to the live-update consumers.
 
-It exposes the ASGI callable as a module-level variable named ``application``.
+    http       -> Django (every page, the API, /healthz)
+    websocket  -> origin in ALLOWED_HOSTS -> session sign-in -> /ws/… routes (tickets/live/routing.py)
 
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
+Served by gunicorn with uvicorn workers in production and by uvicorn under `make run` (see
+docs/performance.md for why). Django is set up before the routes are imported: the consumers use models.
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
-application = get_asgi_application()
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from django.core.asgi import get_asgi_application
+from django.urls import path, re_path
+
+django_application = get_asgi_application()
+
+from tickets.live.routing import websocket_urlpatterns  # noqa: E402 - needs the apps loaded
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(
+                URLRouter(
+                    [
+                        path("ws/", URLRouter(websocket_urlpatterns)),
+                        # Any other address: the handshake is refused (403), not an error in the log.
+                        re_path(r"", WebsocketDenier.as_asgi()),
+                    ]
+                )
+            )
+        ),
+    }
+)

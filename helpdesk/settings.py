@@ -83,6 +83,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "helpdesk.urls"
 WSGI_APPLICATION = "helpdesk.wsgi.application"
+# HTTP and the live-update WebSockets under /ws/ (Django Channels): what uvicorn and gunicorn serve.
+ASGI_APPLICATION = "helpdesk.asgi.application"
 
 TEMPLATES = [
     {
@@ -208,6 +210,46 @@ WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 # unique-local addresses unless this is true: for receivers on the premises' own network. Link-local
 # (cloud metadata), multicast and reserved addresses stay refused either way (helpdesk/egress.py).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+
+# --- Live updates (WebSockets under /ws/, Django Channels) ------------------------------------------
+
+# How pages hear of new events (tickets/live_updates.py). With Redis, whichever process commits an event
+# (web, worker, beat) publishes it to the channel layer, under keys of its own (LIVE_CHANNEL_PREFIX).
+# Embedded (no REDIS_URL): each web process reads the new Event rows every LIVE_TAIL_SECONDS itself, so
+# the worker's and beat's events (SLA warnings, breaches, pages) reach the pages too (tickets/live/layers.py).
+LIVE_TAIL_SECONDS = env.float("LIVE_TAIL_SECONDS", default=0.25)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 1}],
+                "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
+                # Messages a slow socket may have waiting, and how long one waits, before being dropped
+                # (the page catches up by event id at its next heartbeat or reconnect).
+                "capacity": 500,
+                "expiry": 30,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "tickets.live.layers.DatabaseEventsChannelLayer",
+            "CONFIG": {"interval": LIVE_TAIL_SECONDS, "capacity": 500},
+        }
+    }
+# A page whose socket cannot connect (a proxy that does not upgrade /ws/) polls for the same events, at
+# most once per this many seconds (faster polls are answered 429 with Retry-After).
+LIVE_POLL_MIN_SECONDS = env.int("LIVE_POLL_MIN_SECONDS", default=3)
+# What a browser may send on a socket (heartbeats): the largest message, and how many a minute.
+LIVE_CLIENT_MESSAGE_MAX_BYTES = env.int("LIVE_CLIENT_MESSAGE_MAX_BYTES", default=1024)
+LIVE_CLIENT_MESSAGES_PER_MINUTE = env.int("LIVE_CLIENT_MESSAGES_PER_MINUTE", default=30)
+# Events a reconnecting page is sent at most to catch up; past that it reloads instead.
+LIVE_REPLAY_LIMIT = env.int("LIVE_REPLAY_LIMIT", default=200)
+# On (re)connecting, a page is also sent the events of the last this many seconds just below the last id
+# it shows (it shows each once): on PostgreSQL a transaction may commit after a later one (0: off).
+LIVE_REPLAY_OVERLAP_SECONDS = env.int("LIVE_REPLAY_OVERLAP_SECONDS", default=10)
 
 # --- Authentication ---------------------------------------------------------------------------------
 
