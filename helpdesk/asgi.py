@@ -9,7 +9,13 @@ docs/performance.md for why). Django is set up before the routes are imported: t
 
 import os
 
+from django.conf import settings
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+if not settings.configured:  # this is the server's entry point (not a test importing the router)
+    # Each HTTP request runs in a thread of its own under ASGI: PostgreSQL connections come from a pool
+    # per process rather than being kept per thread (helpdesk/settings.py; DATABASE_POOL=false: off).
+    os.environ.setdefault("DATABASE_POOL", "true")
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter

@@ -131,6 +131,17 @@ else:
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
     DATABASES["default"]["OPTIONS"].setdefault("tcp_user_timeout", 15_000)
+    # A pool of connections per process (psycopg_pool) instead of one kept per thread. Under ASGI, which
+    # helpdesk/asgi.py turns this on for, every request runs in a thread of its own: a connection kept
+    # per thread (CONN_MAX_AGE) would be opened anew for each request and left behind by it.
+    if env.bool("DATABASE_POOL", default=False):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+            # Waiting for a free connection gives up like connecting does (a 503, not a hung request).
+            "timeout": DATABASES["default"]["OPTIONS"]["connect_timeout"],
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,5 +1,8 @@
 """`manage.py runstack`: the web server, a Celery worker and Celery beat together, for `make run`.
 
+The web server is uvicorn on the ASGI application (helpdesk/asgi.py), as in production: pages and the
+live-update WebSockets under /ws/ from one process, reloaded on code changes unless --no-reload.
+
 The worker and beat use Redis when REDIS_URL is set and the embedded filesystem broker otherwise, so
 escalations work on a machine with no server installed. Ctrl-C (or SIGTERM) stops all three; if one of
 them dies, the others are stopped too and the command fails.
@@ -28,8 +31,21 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_reload: bool, **options):
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "helpdesk"]
+        host, _, port = addrport.rpartition(":")
         commands = {
-            "web": [python, "manage.py", "runserver", addrport, *(["--noreload"] if no_reload else [])],
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "helpdesk.asgi:application",
+                "--host",
+                host or "127.0.0.1",
+                "--port",
+                port,
+                "--lifespan",
+                "off",  # Django has no start-up or shutdown hooks to run
+                *([] if no_reload else ["--reload"]),
+            ],
             # The worker takes everything; the pager only escalations, so pages never queue behind emails.
             "worker": [
                 *celery,
@@ -61,7 +77,8 @@ class Command(BaseCommand):
         }
         broker = "Redis" if settings.REDIS_URL else f"embedded broker in {settings.CELERY_BROKER_DIR}"
         self.stdout.write(
-            f"Starting web on http://{addrport}/, a Celery worker, a pager worker and beat ({broker}). "
+            f"Starting web on http://{addrport}/ (live updates on ws://{addrport}/ws/), a Celery worker, "
+            f"a pager worker and beat ({broker}). "
             "Ctrl-C stops all."
         )
         processes = {
