@@ -19,11 +19,26 @@ if not settings.configured:  # this is the server's entry point (not a test impo
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator, WebsocketDenier
+from channels.security.websocket import OriginValidator, WebsocketDenier
 from django.core.asgi import get_asgi_application
 from django.urls import path, re_path
 
 django_application = get_asgi_application()
+
+
+class AllowedHostsOriginValidator(OriginValidator):
+    """Channels' validator of this name (a handshake whose Origin is not one of ALLOWED_HOSTS is refused
+    with 403), reading the setting at each handshake, as Django reads it at each request, rather than
+    once at import."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        hosts = list(settings.ALLOWED_HOSTS)
+        return hosts or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+
 
 from tickets.live.routing import websocket_urlpatterns  # noqa: E402 - needs the apps loaded
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
@@ -114,7 +115,15 @@ def publish(event: Event) -> None:
     if layer is None or reads_events_itself(layer):
         return
     announcement = Announcement.of(event, organization_id=event.ticket.organization_id)
-    async_to_sync(_send)(layer, announcement)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(_send)(layer, announcement)
+        return
+    # This thread runs an event loop of its own (a test driving a browser through Playwright's sync API):
+    # the publish waits on another thread.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(async_to_sync(_send), layer, announcement).result()
 
 
 async def _send(layer, announcement: Announcement) -> None:

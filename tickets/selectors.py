@@ -88,3 +88,10 @@ def organization_open_tickets(ticket: Ticket, *, limit: int = ORGANIZATION_OPEN_
 def active_macros() -> QuerySet[Macro]:
     """The macros agents may apply, in the model's order."""
     return Macro.objects.filter(active=True)
+
+
+def last_event_id(ticket: Ticket | None = None) -> int:
+    """The id of the newest event (of `ticket`, or of any ticket), 0 if none: where a page that shows the
+    state as of now starts following live updates (`?after=`)."""
+    events = Event.objects.filter(ticket=ticket) if ticket is not None else Event.objects.all()
+    return events.order_by("-pk").values_list("pk", flat=True).first() or 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -94,8 +95,11 @@ def _private_channel_prefix():
 
 @pytest.fixture(autouse=True)
 def _empty_channel_layer():
-    """Every test starts with an empty layer (no leftover groups, messages or reader)."""
+    """Every test starts with an empty layer (no leftover groups, messages or reader). From a thread of
+    its own: a browser test's thread runs Playwright's event loop."""
     layer = get_channel_layer()
-    async_to_sync(layer.flush)()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(async_to_sync(layer.flush)).result()
     yield
-    async_to_sync(layer.flush)()
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(async_to_sync(layer.flush)).result()
