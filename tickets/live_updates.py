@@ -23,25 +23,27 @@ Two transports carry announcements (settings.CHANNEL_LAYERS):
 from __future__ import annotations
 
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
+from helpdesk.outages import Outage, outage
 from tickets import spine
 from tickets.models import Event
-
-logger = logging.getLogger(__name__)
 
 #: The agents' group: every event of every ticket.
 AGENTS_GROUP = "agents"
 #: The message type of an announcement: a consumer's `live_event` method handles it.
 MESSAGE_TYPE = "live.event"
 #: How long a publish may wait on the channel layer: the caller is a request or a task whose change is
-#: already committed, and the sockets catch up by id when they reconnect.
-PUBLISH_TIMEOUT_SECONDS = 2.0
+#: already committed, and open pages fetch what they missed at their next heartbeat (25 s) anyway.
+PUBLISH_TIMEOUT_SECONDS = 1.0
+#: After a failed publish, this process skips the channel layer for this long (one request waits, not
+#: every one): the outage is logged once, and pages catch up by event id.
+PUBLISH_RETRY_AFTER = 10.0
 
 
 def ticket_group(ticket_id: int) -> str:
@@ -114,29 +116,38 @@ def publish(event: Event) -> None:
     layer = get_channel_layer()
     if layer is None or reads_events_itself(layer):
         return
+    layer_outage = _outage()
+    if layer_outage.down():
+        return
     announcement = Announcement.of(event, organization_id=event.ticket.organization_id)
+    try:
+        _run(_send, layer, announcement)
+    except (RedisError, OSError, TimeoutError) as error:  # down or hung: the change stands, pages catch up
+        layer_outage.failed(error)
+    else:
+        layer_outage.succeeded()
+
+
+def _outage() -> Outage:
+    return outage("Live updates' channel layer", retry_after=PUBLISH_RETRY_AFTER)
+
+
+def _run(coroutine_function, *args) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        async_to_sync(_send)(layer, announcement)
+        async_to_sync(coroutine_function)(*args)
         return
     # This thread runs an event loop of its own (a test driving a browser through Playwright's sync API):
     # the publish waits on another thread.
     with ThreadPoolExecutor(max_workers=1) as thread:
-        thread.submit(async_to_sync(_send), layer, announcement).result()
+        thread.submit(async_to_sync(coroutine_function), *args).result()
 
 
 async def _send(layer, announcement: Announcement) -> None:
     message = announcement.message()
     sends = [layer.group_send(group, message) for group in announcement.groups]
-    try:
-        await asyncio.wait_for(asyncio.gather(*sends), timeout=PUBLISH_TIMEOUT_SECONDS)
-    except TimeoutError:
-        logger.warning(
-            "Live update for event %s not published within %s s: open pages catch up when they reconnect",
-            announcement.event_id,
-            PUBLISH_TIMEOUT_SECONDS,
-        )
+    await asyncio.wait_for(asyncio.gather(*sends), timeout=PUBLISH_TIMEOUT_SECONDS)
 
 
 def connect() -> None:
