@@ -46,7 +46,7 @@ def servers(port: int) -> dict[str, list[str]]:
         "--log-level",
         "warning",
     ]
-    uvicorn = ["--worker-class", "uvicorn_worker.UvicornWorker", "helpdesk.asgi:application"]
+    uvicorn = ["--worker-class", "helpdesk.web_worker.WebWorker", "helpdesk.asgi:application"]
     commands = {
         "gunicorn sync (WSGI, reference)": [*gunicorn, "helpdesk.wsgi:application"],
         "gunicorn + uvicorn workers": [*gunicorn, *uvicorn],

@@ -39,7 +39,7 @@ class AsgiWebServer(WebServer):
     def command(self) -> list[str]:
         command = super().command()
         command[command.index("helpdesk.wsgi:application")] = "helpdesk.asgi:application"
-        return [*command, "--worker-class", "uvicorn_worker.UvicornWorker"]
+        return [*command, "--worker-class", "helpdesk.web_worker.WebWorker"]
 
 
 def in_another_process(env: dict[str, str], code: str) -> str:

@@ -108,6 +108,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if after is False:
             await self.close(CLOSE_BAD_MESSAGE)
             return
+        # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         if after is not None:
             await self._catch_up(after)
         await self.send(text_data=json.dumps({"type": "pong"}))

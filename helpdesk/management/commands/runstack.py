@@ -18,6 +18,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from helpdesk.web_worker import WS_MAX_SIZE
+
 
 class Command(BaseCommand):
     help = "Run the web server, a Celery worker and Celery beat until Ctrl-C."
@@ -44,6 +46,8 @@ class Command(BaseCommand):
                 port,
                 "--lifespan",
                 "off",  # Django has no start-up or shutdown hooks to run
+                "--ws-max-size",
+                str(WS_MAX_SIZE),
                 *([] if no_reload else ["--reload"]),
             ],
             # The worker takes everything; the pager only escalations, so pages never queue behind emails.
