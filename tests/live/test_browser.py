@@ -177,3 +177,20 @@ def test_without_websockets_the_page_polls_no_faster_than_the_server_allows(
     polls = [at for at, url in page.requests if "/live/tickets/" in url]
     assert len(polls) >= 3
     assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(polls))
+
+
+def test_each_side_sees_the_other_typing(open_page, customer, agent):
+    ticket = new_ticket(customer)
+    portal = open_page(customer, f"/portal/tickets/{ticket.reference}/")
+    console = open_page(agent, f"/admin/tickets/ticket/{ticket.pk}/change/")
+    for page in (portal, console):
+        expect(page.locator("html")).to_have_attribute("data-live", "socket")
+
+    console.locator("#reply textarea").press_sequentially("We are looking")
+    expect(portal.locator("#typing")).to_have_text("Fox Mulder (support) is typing…")
+    portal.locator("#ticket-actions textarea[name=body]").press_sequentially("Thanks")
+    expect(console.locator("#typing")).to_have_text("Dana Scully is typing…")
+    shoot(portal, "portal_agent_typing")
+
+    ticket_reply(ticket=ticket, author=agent, body="Here is the answer")
+    expect(portal.locator("#typing")).to_be_hidden()  # the message it announced has come

@@ -443,3 +443,51 @@ def test_a_flood_of_client_messages_closes_the_socket(requester):
         assert await socket.closed_with() == 4429
 
     run(scenario)
+
+
+# --- typing -----------------------------------------------------------------------------------------
+
+
+def test_typing_reaches_the_tickets_other_sockets_and_never_a_note_to_a_customer(
+    requester, agent, other_agent
+):
+    ticket = new_ticket(requester)
+
+    async def scenario():
+        customer = Socket(ticket_path(ticket), user=requester)
+        writer = Socket(ticket_path(ticket), user=agent)
+        colleague = Socket(ticket_path(ticket), user=other_agent)
+        for socket in (customer, writer, colleague):
+            await socket.open()
+        name = agent.get_full_name()
+        await writer.send({"type": "typing", "internal": True})  # a note
+        assert await colleague.next() == {"type": "typing", "name": name, "agent": True, "internal": True}
+        await writer.send({"type": "typing"})  # a reply
+        assert await colleague.next() == {"type": "typing", "name": name, "agent": True, "internal": False}
+        assert await customer.next() == {"type": "typing", "name": name, "agent": True}  # the reply only
+
+        await customer.send({"type": "typing", "internal": True})  # customers write no notes
+        customer_typing = {
+            "type": "typing",
+            "name": requester.get_full_name(),
+            "agent": False,
+            "internal": False,
+        }
+        assert await colleague.next() == customer_typing
+        assert await writer.next() == customer_typing
+        await writer.send({"type": "ping"})
+        assert await writer.next() == {"type": "pong"}  # nothing of its own typing came back before
+        for socket in (customer, writer, colleague):
+            await socket.close()
+
+    run(scenario)
+
+
+def test_typing_on_a_list_socket_closes_it(requester):
+    async def scenario():
+        socket = Socket("/ws/tickets/", user=requester)
+        await socket.open()
+        await socket.send({"type": "typing"})
+        assert await socket.closed_with() == 4400
+
+    run(scenario)

@@ -10,8 +10,10 @@ A socket's life:
 3. **Live**: each announced event is read back, the viewer read afresh from their session and checked
    again (signed out: 4401; no longer allowed: 4403), and the event sent as that viewer may see it.
    Every message carries the event id; the page renders each id once.
-4. **Client messages**: only `{"type": "ping", "after": N}` (a heartbeat, which also sends anything
-   after N the socket has not delivered), answered `{"type": "pong"}`. A message over
+4. **Client messages**: `{"type": "ping", "after": N}` (a heartbeat, which also sends anything after N
+   the socket has not delivered), answered `{"type": "pong"}`; on a ticket's socket also
+   `{"type": "typing", "internal": false}` (the viewer is writing: the ticket's other sockets are sent
+   `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
    LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
    (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
 """
@@ -64,6 +66,9 @@ class MessageRate:
 class LiveConsumer(AsyncWebsocketConsumer):
     """A socket following one stream; subclasses say which (`make_stream`)."""
 
+    #: Whether the page may say its viewer is typing (a ticket's page, not the lists).
+    accepts_typing = False
+
     def make_stream(self) -> Stream:
         raise NotImplementedError
 
@@ -104,10 +109,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.rate.allow():
             await self.close(CLOSE_TOO_MANY_MESSAGES)
             return
-        after = _ping_after(text_data)
-        if after is False:
+        message = _client_message(text_data)
+        if message is None or (message[0] == "typing" and not self.accepts_typing):
             await self.close(CLOSE_BAD_MESSAGE)
             return
+        kind, value = message
+        if kind == "typing":
+            await self._typing(internal=bool(value) and self.viewer_is_agent)
+            return
+        after = value
         # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -131,6 +141,32 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if payload is not None:
             await self._send_payloads([payload])
 
+    async def live_typing(self, message: dict) -> None:
+        """Someone else on the ticket is typing; an agent's note is shown to agents only."""
+        if not self.joined or message["sender"] == self.channel_name:
+            return
+        if message["internal"] and not self.viewer_is_agent:
+            return
+        refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
+        if refused:
+            await self.close(refused)
+            return
+        signal = {"type": "typing", "name": message["name"], "agent": message["agent"]}
+        if self.viewer_is_agent:
+            signal["internal"] = message["internal"]
+        await self.send(text_data=json.dumps(signal))
+
+    async def _typing(self, *, internal: bool) -> None:
+        message = {
+            "type": "live.typing",
+            "sender": self.channel_name,
+            "name": self.viewer_name,
+            "agent": self.viewer_is_agent,
+            "internal": internal,
+        }
+        for group in self.joined:
+            await self.channel_layer.group_send(group, message)
+
     # --- the synchronous steps (database) -----------------------------------------------------------
 
     def _admit(self) -> tuple[int | None, list[str]]:
@@ -141,6 +177,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.stream.allows(viewer):
             return self.stream.refused_code, []
         self.viewer_is_agent = is_agent(viewer)
+        self.viewer_name = viewer.get_full_name() or viewer.get_username()
         return None, self.stream.groups(viewer)
 
     def _current_viewer(self):
@@ -193,6 +230,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
 class TicketConsumer(LiveConsumer):
     """`/ws/tickets/<id>/`: one ticket's page (portal or console)."""
 
+    accepts_typing = True
+
     def make_stream(self) -> Stream:
         return TicketStream(int(self.scope["url_route"]["kwargs"]["ticket_id"]))
 
@@ -210,18 +249,23 @@ def _after(query_string: bytes) -> int | None:
     return _event_id(values[0]) if values else None
 
 
-def _ping_after(text: str | None):
-    """The `after` of a ping (None if it has none); False for anything but a ping."""
+def _client_message(text: str | None) -> tuple[str, object] | None:
+    """("ping", after or None) or ("typing", internal); None for anything else."""
     try:
         message = json.loads(text) if text is not None else None
     except ValueError:
-        return False
-    if not isinstance(message, dict) or message.get("type") != "ping":
-        return False
-    if "after" not in message:
         return None
+    if not isinstance(message, dict):
+        return None
+    if message.get("type") == "typing":
+        internal = message.get("internal", False)
+        return ("typing", internal) if isinstance(internal, bool) else None
+    if message.get("type") != "ping":
+        return None
+    if "after" not in message:
+        return ("ping", None)
     after = _event_id(message["after"])
-    return False if after is None else after
+    return None if after is None else ("ping", after)
 
 
 def _event_id(value) -> int | None:

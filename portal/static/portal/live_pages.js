@@ -85,7 +85,19 @@
     timeline.appendChild(item);
   }
 
+  // Someone else writing on the ticket: "Fox Mulder (support) is typing…", for a few seconds.
+  var typingLine = document.getElementById("typing");
+  var typingTimer = null;
+
+  function showTyping(signal) {
+    typingLine.textContent = (signal.agent ? signal.name + " (support)" : signal.name) + " is typing…";
+    typingLine.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { typingLine.hidden = true; }, 6000);
+  }
+
   function onTicketEvent(event) {
+    if (event.message && typingLine) typingLine.hidden = true;
     if (event.message) addMessage(event.message);
     showTicket(event.ticket);
     addToTimeline(event);
@@ -109,10 +121,14 @@
     if (event.kind === "status_changed") announce(ticket.reference + " is now " + ticket.status_label);
   }
 
-  window.HelpdeskLive.follow({
+  var ticketPage = Boolean(document.getElementById("conversation"));
+  var live = window.HelpdeskLive.follow({
     socketPath: config.dataset.socket,
     pollUrl: config.dataset.poll,
     after: config.dataset.after,
-    onEvent: document.getElementById("conversation") ? onTicketEvent : onListEvent,
+    onEvent: ticketPage ? onTicketEvent : onListEvent,
+    onTyping: ticketPage ? showTyping : null,
   });
+  var replyBox = document.querySelector("#ticket-actions textarea[name=body]");
+  if (replyBox) replyBox.addEventListener("input", function () { live.typing(false); });
 })();

@@ -59,11 +59,30 @@
       panel.appendChild(box);
     }
 
-    window.HelpdeskLive.follow({
+    // Someone else writing on the ticket (the customer, or a colleague): shown for a few seconds.
+    var typingLine = document.getElementById("typing");
+    var typingTimer = null;
+    function showTyping(signal) {
+      typingLine.textContent = signal.name + (signal.internal ? " is writing a note…" : " is typing…");
+      typingLine.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () { typingLine.hidden = true; }, 6000);
+    }
+
+    var live = window.HelpdeskLive.follow({
       socketPath: panel.dataset.liveSocket,
       pollUrl: panel.dataset.livePoll,
       after: panel.dataset.liveAfter,
-      onEvent: function (event) { if (event.message) append(event.message); },
+      onEvent: function (event) {
+        if (!event.message) return;
+        if (typingLine) typingLine.hidden = true;
+        append(event.message);
+      },
+      onTyping: typingLine ? showTyping : null,
     });
+    // This agent writing: a note is announced to colleagues only (the server keeps it from customers).
+    var box = document.querySelector("#reply textarea");
+    var kind = document.querySelector("#reply select[name=kind]");
+    if (box) box.addEventListener("input", function () { live.typing(kind && kind.value === "note"); });
   });
 })();

@@ -13,6 +13,9 @@
 //   pollUrl instead, at the interval the server asks (429 answers say when to come back), and keeps
 //   trying the socket: polling stops as soon as it opens. No request is polled while the socket is up.
 // - document.documentElement's data-live says which: "connecting", "socket", "polling" or "off".
+// - On a ticket's socket, onTyping({name, agent, internal?}) hears that someone else is writing, and the
+//   returned handle's typing(internal) says that this viewer is (at most every few seconds; nothing is
+//   sent while polling).
 (function (root) {
   "use strict";
 
@@ -22,6 +25,7 @@
   var FAILURES_BEFORE_POLLING = 2;
   // 4401 signed out, 4403 no longer allowed, 4404 no such ticket: reconnecting cannot help.
   var REFUSED_FOR_GOOD = { 4401: true, 4403: true, 4404: true };
+  var TYPING_EVERY_MS = 4000;
 
   function follow(options) {
     var lastId = parseInt(options.after, 10) || 0;
@@ -39,6 +43,10 @@
     }
 
     function handle(payload) {
+      if (payload.type === "typing") {
+        if (options.onTyping) options.onTyping(payload);
+        return;
+      }
       if (payload.type === "reload") {
         if (options.onReload) options.onReload(); else root.location.reload();
         return;
@@ -130,9 +138,17 @@
       setState("off");
     }
 
+    var typingSentAt = 0;
+    function typing(internal) {
+      var now = Date.now();
+      if (!socket || socket.readyState !== 1 || now - typingSentAt < TYPING_EVERY_MS) return;
+      typingSentAt = now;
+      socket.send(JSON.stringify({ type: "typing", internal: Boolean(internal) }));
+    }
+
     setState("connecting");
     connect();
-    return { lastId: function () { return lastId; } };
+    return { lastId: function () { return lastId; }, typing: typing };
   }
 
   root.HelpdeskLive = { follow: follow };
