@@ -194,3 +194,17 @@ def test_each_side_sees_the_other_typing(open_page, customer, agent):
 
     ticket_reply(ticket=ticket, author=agent, body="Here is the answer")
     expect(portal.locator("#typing")).to_be_hidden()  # the message it announced has come
+
+
+def test_an_agent_sees_a_colleague_on_the_same_ticket(open_page, customer, agent):
+    colleague = AgentFactory(username="dana.k", first_name="Dana", last_name="Katz")
+    ticket = new_ticket(customer)
+    first = open_page(agent, f"/admin/tickets/ticket/{ticket.pk}/change/")
+    expect(first.locator("html")).to_have_attribute("data-live", "socket")
+    second = open_page(colleague, f"/admin/tickets/ticket/{ticket.pk}/change/")
+
+    expect(first.locator("#presence")).to_have_text("Also on this ticket: Dana Katz")
+    expect(second.locator("#presence")).to_have_text("Also on this ticket: Fox Mulder")
+    shoot(second, "console_presence")
+    second.close()
+    expect(first.locator("#presence")).to_be_hidden()

@@ -459,6 +459,8 @@ def test_typing_reaches_the_tickets_other_sockets_and_never_a_note_to_a_customer
         colleague = Socket(ticket_path(ticket), user=other_agent)
         for socket in (customer, writer, colleague):
             await socket.open()
+        assert (await writer.next())["type"] == "presence"  # the colleague came
+        assert (await colleague.next())["type"] == "presence"  # the writer was there
         name = agent.get_full_name()
         await writer.send({"type": "typing", "internal": True})  # a note
         assert await colleague.next() == {"type": "typing", "name": name, "agent": True, "internal": True}
@@ -489,5 +491,33 @@ def test_typing_on_a_list_socket_closes_it(requester):
         await socket.open()
         await socket.send({"type": "typing"})
         assert await socket.closed_with() == 4400
+
+    run(scenario)
+
+
+# --- presence ---------------------------------------------------------------------------------------
+
+
+def test_agents_on_a_ticket_see_each_other_come_and_go_and_customers_never_do(requester, agent, other_agent):
+    ticket = new_ticket(requester)
+
+    async def scenario():
+        customer = Socket(ticket_path(ticket), user=requester)
+        first = Socket(ticket_path(ticket), user=agent)
+        await customer.open()
+        await first.open()
+        second = Socket(ticket_path(ticket), user=other_agent)
+        await second.open()
+
+        here = {"type": "presence", "user": other_agent.pk, "name": other_agent.get_full_name(), "here": True}
+        assert await first.next() == here
+        assert await second.next() == {**here, "user": agent.pk, "name": agent.get_full_name()}  # answered
+        await second.close()
+        assert await first.next() == {**here, "here": False}
+
+        await customer.send({"type": "ping"})
+        assert await customer.next() == {"type": "pong"}  # no presence came before it
+        await first.close()
+        await customer.close()
 
     run(scenario)

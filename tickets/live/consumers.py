@@ -16,6 +16,9 @@ A socket's life:
    `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
    LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
    (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
+5. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
+   agents on the ticket (`{"type": "presence", "user", "name", "here"}`); those already there answer the
+   newcomer. Customers are never told who of the support team is looking.
 """
 
 from __future__ import annotations
@@ -66,8 +69,9 @@ class MessageRate:
 class LiveConsumer(AsyncWebsocketConsumer):
     """A socket following one stream; subclasses say which (`make_stream`)."""
 
-    #: Whether the page may say its viewer is typing (a ticket's page, not the lists).
+    #: Whether the page may say its viewer is typing, and agents see who else is on it (a ticket's page).
     accepts_typing = False
+    shows_presence = False
 
     def make_stream(self) -> Stream:
         raise NotImplementedError
@@ -92,11 +96,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
         await self.accept()
+        if self.shows_presence and self.viewer_is_agent:
+            await self._presence(here=True, answer=True)
         after = _after(self.scope.get("query_string", b""))
         if after is not None:
             await self._catch_up(after, overlap=True)
 
     async def disconnect(self, code: int) -> None:
+        if self.joined and self.shows_presence and self.viewer_is_agent:
+            await self._presence(here=False)
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined = []
@@ -156,6 +164,38 @@ class LiveConsumer(AsyncWebsocketConsumer):
             signal["internal"] = message["internal"]
         await self.send(text_data=json.dumps(signal))
 
+    async def live_presence(self, message: dict) -> None:
+        """An agent came to the ticket's page or left it; a newcomer is answered by those already here."""
+        if not self.joined or not self.viewer_is_agent or message["user"] == self.viewer_id:
+            return
+        refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
+        if refused:
+            await self.close(refused)
+            return
+        signal = {
+            "type": "presence",
+            "user": message["user"],
+            "name": message["name"],
+            "here": message["here"],
+        }
+        await self.send(text_data=json.dumps(signal))
+        if message["answer"]:
+            await self.channel_layer.send(message["sender"], self._presence_message(here=True, answer=False))
+
+    async def _presence(self, *, here: bool, answer: bool = False) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_send(group, self._presence_message(here=here, answer=answer))
+
+    def _presence_message(self, *, here: bool, answer: bool) -> dict:
+        return {
+            "type": "live.presence",
+            "sender": self.channel_name,
+            "user": self.viewer_id,
+            "name": self.viewer_name,
+            "here": here,
+            "answer": answer,  # whether those already here should say so
+        }
+
     async def _typing(self, *, internal: bool) -> None:
         message = {
             "type": "live.typing",
@@ -178,6 +218,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return self.stream.refused_code, []
         self.viewer_is_agent = is_agent(viewer)
         self.viewer_name = viewer.get_full_name() or viewer.get_username()
+        self.viewer_id = viewer.pk
         return None, self.stream.groups(viewer)
 
     def _current_viewer(self):
@@ -231,6 +272,7 @@ class TicketConsumer(LiveConsumer):
     """`/ws/tickets/<id>/`: one ticket's page (portal or console)."""
 
     accepts_typing = True
+    shows_presence = True
 
     def make_stream(self) -> Stream:
         return TicketStream(int(self.scope["url_route"]["kwargs"]["ticket_id"]))

@@ -69,6 +69,18 @@
       typingTimer = setTimeout(function () { typingLine.hidden = true; }, 6000);
     }
 
+    // Colleagues on this ticket's page now ("Also here: …"); a colleague with two tabs counts once.
+    var presenceLine = document.getElementById("presence");
+    var present = {};
+    function showPresence(signal) {
+      var entry = present[signal.user] || { name: signal.name, tabs: 0 };
+      entry.tabs += signal.here ? 1 : -1;
+      if (entry.tabs > 0) present[signal.user] = entry; else delete present[signal.user];
+      var names = Object.keys(present).map(function (user) { return present[user].name; }).sort();
+      presenceLine.textContent = names.length ? "Also on this ticket: " + names.join(", ") : "";
+      presenceLine.hidden = names.length === 0;
+    }
+
     var live = window.HelpdeskLive.follow({
       socketPath: panel.dataset.liveSocket,
       pollUrl: panel.dataset.livePoll,
@@ -79,6 +91,7 @@
         append(event.message);
       },
       onTyping: typingLine ? showTyping : null,
+      onPresence: presenceLine ? showPresence : null,
     });
     // This agent writing: a note is announced to colleagues only (the server keeps it from customers).
     var box = document.querySelector("#reply textarea");

@@ -15,7 +15,7 @@
 // - document.documentElement's data-live says which: "connecting", "socket", "polling" or "off".
 // - On a ticket's socket, onTyping({name, agent, internal?}) hears that someone else is writing, and the
 //   returned handle's typing(internal) says that this viewer is (at most every few seconds; nothing is
-//   sent while polling).
+//   sent while polling). Agents' pages also get onPresence({user, name, here}): a colleague came or left.
 (function (root) {
   "use strict";
 
@@ -43,8 +43,9 @@
     }
 
     function handle(payload) {
-      if (payload.type === "typing") {
-        if (options.onTyping) options.onTyping(payload);
+      if (payload.type === "typing" || payload.type === "presence") {
+        var listener = payload.type === "typing" ? options.onTyping : options.onPresence;
+        if (listener) listener(payload);
         return;
       }
       if (payload.type === "reload") {
