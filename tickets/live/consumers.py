@@ -110,6 +110,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.joined = []
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.joined:  # refused, and being closed
+            return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.LIVE_CLIENT_MESSAGE_MAX_BYTES:
             await self.close(CLOSE_MESSAGE_TOO_BIG)
