@@ -1,4 +1,5 @@
-# The helpdesk's production image: one image for the web server (gunicorn), the Celery worker and beat.
+# The helpdesk's production image: one image for the web server (gunicorn with uvicorn workers, ASGI: HTTP and
+# the WebSockets under /ws/), the Celery worker and beat.
 # Build: `docker build -t helpdesk:latest .` (docker-compose.yml does it). Configuration comes from environment
 # variables at run time (DATABASE_URL, REDIS_URL, SECRET_KEY, ALLOWED_HOSTS, email: see docker-compose.yml).
 FROM python:3.11-slim
@@ -41,4 +42,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os,urllib.request as r;h=(os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.');h=h if h not in ('','*') else 'localhost';r.urlopen(r.Request('http://127.0.0.1:8000/healthz',headers={'Host':h}),timeout=5)"]
 
-CMD ["gunicorn", "helpdesk.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm", "--max-requests", "1000", "--max-requests-jitter", "100"]
+CMD ["gunicorn", "helpdesk.asgi:application", "--worker-class", "helpdesk.web_worker.WebWorker", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm", "--max-requests", "1000", "--max-requests-jitter", "100"]

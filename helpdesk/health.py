@@ -1,9 +1,12 @@
-"""`/healthz`: liveness of the web process and of what it needs (the database and the Celery broker).
+"""`/healthz`: liveness of the web process and of what it needs: the database, the Celery broker and the
+channel layer of the live updates (Redis in production; embedded, it reads the database).
 
-200 when both answer; 503 with Retry-After naming the failing check otherwise. The database check cannot
-hang: the connection gives up after DATABASE_CONNECT_TIMEOUT seconds (helpdesk/settings.py)."""
+200 when all answer; 503 with Retry-After naming the failing check otherwise. The database check cannot
+hang: the connection gives up after DATABASE_CONNECT_TIMEOUT seconds (helpdesk/settings.py). The embedded
+broker's folders are made when the app starts (`helpdesk.apps`), so a fresh clone is healthy at once."""
 
 import redis
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -34,11 +37,28 @@ def _check_broker() -> str:
     return "ok"
 
 
+def _check_channel_layer() -> str:
+    layer = get_channel_layer()
+    if layer is None:
+        raise LookupError("no channel layer is configured")
+    for host in getattr(layer, "hosts", None) or []:  # channels-redis: each Redis it publishes to
+        client = redis.Redis.from_url(host["address"], socket_connect_timeout=1, socket_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    return "ok"
+
+
 @never_cache
 @require_GET
 def healthz(request):
     checks, healthy = {}, True
-    for name, check in (("database", _check_database), ("broker", _check_broker)):
+    for name, check in (
+        ("database", _check_database),
+        ("broker", _check_broker),
+        ("channel_layer", _check_channel_layer),
+    ):
         try:
             checks[name] = check()
         except Exception as exc:  # noqa: BLE001 - any failure means unhealthy; report it, don't raise

@@ -83,6 +83,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "helpdesk.urls"
 WSGI_APPLICATION = "helpdesk.wsgi.application"
+# HTTP and the live-update WebSockets under /ws/ (Django Channels): what uvicorn and gunicorn serve.
+ASGI_APPLICATION = "helpdesk.asgi.application"
 
 TEMPLATES = [
     {
@@ -129,6 +131,17 @@ else:
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
     DATABASES["default"]["OPTIONS"].setdefault("tcp_user_timeout", 15_000)
+    # A pool of connections per process (psycopg_pool) instead of one kept per thread. Under ASGI, which
+    # helpdesk/asgi.py turns this on for, every request runs in a thread of its own: a connection kept
+    # per thread (CONN_MAX_AGE) would be opened anew for each request and left behind by it.
+    if env.bool("DATABASE_POOL", default=False):
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": 1,
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+            # Waiting for a free connection gives up like connecting does (a 503, not a hung request).
+            "timeout": DATABASES["default"]["OPTIONS"]["connect_timeout"],
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -213,6 +226,46 @@ WEBHOOK_DISABLE_AFTER = env.int("WEBHOOK_DISABLE_AFTER", default=15)
 # unique-local addresses unless this is true: for receivers on the premises' own network. Link-local
 # (cloud metadata), multicast and reserved addresses stay refused either way (helpdesk/egress.py).
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+
+# --- Live updates (WebSockets under /ws/, Django Channels) ------------------------------------------
+
+# How pages hear of new events (tickets/live_updates.py). With Redis, whichever process commits an event
+# (web, worker, beat) publishes it to the channel layer, under keys of its own (LIVE_CHANNEL_PREFIX).
+# Embedded (no REDIS_URL): each web process reads the new Event rows every LIVE_TAIL_SECONDS itself, so
+# the worker's and beat's events (SLA warnings, breaches, pages) reach the pages too (tickets/live/layers.py).
+LIVE_TAIL_SECONDS = env.float("LIVE_TAIL_SECONDS", default=0.25)
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 1}],
+                "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
+                # Messages a slow socket may have waiting, and how long one waits, before being dropped
+                # (the page catches up by event id at its next heartbeat or reconnect).
+                "capacity": 500,
+                "expiry": 30,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "tickets.live.layers.DatabaseEventsChannelLayer",
+            "CONFIG": {"interval": LIVE_TAIL_SECONDS, "capacity": 500},
+        }
+    }
+# A page whose socket cannot connect (a proxy that does not upgrade /ws/) polls for the same events, at
+# most once per this many seconds (faster polls are answered 429 with Retry-After).
+LIVE_POLL_MIN_SECONDS = env.int("LIVE_POLL_MIN_SECONDS", default=3)
+# What a browser may send on a socket (heartbeats): the largest message, and how many a minute.
+LIVE_CLIENT_MESSAGE_MAX_BYTES = env.int("LIVE_CLIENT_MESSAGE_MAX_BYTES", default=1024)
+LIVE_CLIENT_MESSAGES_PER_MINUTE = env.int("LIVE_CLIENT_MESSAGES_PER_MINUTE", default=30)
+# Events a reconnecting page is sent at most to catch up; past that it reloads instead.
+LIVE_REPLAY_LIMIT = env.int("LIVE_REPLAY_LIMIT", default=200)
+# On (re)connecting, a page is also sent the events of the last this many seconds just below the last id
+# it shows (it shows each once): on PostgreSQL a transaction may commit after a later one (0: off).
+LIVE_REPLAY_OVERLAP_SECONDS = env.int("LIVE_REPLAY_OVERLAP_SECONDS", default=10)
 
 # --- Authentication ---------------------------------------------------------------------------------
 

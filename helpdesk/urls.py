@@ -1,4 +1,5 @@
-"""Root URLs: the agent console, the portal, attachments, the API and the health check; the 500 handler
+"""Root URLs: the agent console, the portal, attachments, the API, the live updates' polling fallback (their
+WebSockets are routed in helpdesk/asgi.py) and the health check; the 500 handler
 (a 503 while the database is unavailable, see helpdesk/errors.py)."""
 
 from django.contrib import admin
@@ -19,6 +20,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("support/", include("portal.public_urls")),
     path("api/v1/", include("tickets.api.urls")),
+    path("live/", include("tickets.live.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves the viewer's start-up script as a file (`?script`), so the page runs under a
     # policy without inline scripts (portal/middleware.py).

@@ -28,6 +28,17 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def page_policy(request) -> str:
+    """CSP for this request's page: connections go to our own origin, the live-update WebSocket (wss://,
+    or ws:// on plain HTTP) to the host the page was served from. Browsers that read CSP level 3 count
+    ws(s) to the same host as 'self' already; older ones need it named."""
+    host = request.get_host()  # validated against ALLOWED_HOSTS already
+    sockets = f"wss://{host}" if request.is_secure() else f"ws://{host} wss://{host}"
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {sockets}")
+
+
 #: The template folders of the pages DRF and drf-spectacular render under /api/, whose inline styles (style
 #: attributes of the browsable API, the <style> of the Swagger UI page) the API's policy allows.
 _API_TEMPLATE_DIRS = (("rest_framework", "rest_framework"), ("drf_spectacular", "drf_spectacular"))
@@ -107,7 +118,7 @@ class ContentSecurityPolicyMiddleware:
             if portal:
                 timezone.deactivate()
         if request.path.startswith(_POLICED_PREFIXES):
-            response.setdefault("Content-Security-Policy", CSP)
+            response.setdefault("Content-Security-Policy", page_policy(request))
         elif request.path.startswith("/api/"):
             response.setdefault("Content-Security-Policy", api_policy())
         return response

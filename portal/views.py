@@ -29,6 +29,7 @@ PAGE_SIZE = 20
 @customer_required
 def ticket_list(request):
     membership = request.membership
+    live_after = ticket_selectors.last_event_id()  # before the reads: later events come live
     scope = request.GET.get("scope", "mine")
     if not membership.is_admin:
         scope = "mine"
@@ -55,6 +56,7 @@ def ticket_list(request):
             "statuses": [("open", "Open (any)"), *Status.choices],
             "severities": Severity.choices,
             "is_org_admin": membership.is_admin,
+            "live_after": live_after,
         },
     )
 
@@ -105,8 +107,9 @@ def ticket_new(request):
 
 @customer_required
 def ticket_detail(request, reference: str):
+    live_after = ticket_selectors.last_event_id()  # before the ticket is read: later events come live
     ticket = _ticket_or_404(request, reference)
-    return _render_ticket(request, ticket, ReplyForm())
+    return _render_ticket(request, ticket, ReplyForm(), live_after=live_after)
 
 
 @customer_required
@@ -158,7 +161,9 @@ def _ticket_or_404(request, reference: str):
     return ticket
 
 
-def _render_ticket(request, ticket, reply_form, status: int = 200):
+def _render_ticket(request, ticket, reply_form, status: int = 200, live_after: int | None = None):
+    if live_after is None:
+        live_after = ticket_selectors.last_event_id(ticket)
     tz = request.membership.organization.zoneinfo
     allowed = allowed_statuses(ticket.status, by_agent=False)
     return render(
@@ -180,6 +185,7 @@ def _render_ticket(request, ticket, reply_form, status: int = 200):
             "can_reopen": Status.OPEN in allowed,
             "is_closed": ticket.status == Status.CLOSED,
             "timezone_name": tz.key.replace("_", " "),
+            "live_after": live_after,
         },
         status=status,
     )

@@ -231,9 +231,26 @@ def test_worker_and_beat_do_not_inherit_the_web_probe(services):
 def test_web_command_migrates_then_serves(services):
     command = command_text(services["web"])
     migrate = command.index("manage.py migrate --noinput")
-    serve = command.index("gunicorn helpdesk.wsgi:application")
+    serve = command.index("gunicorn helpdesk.asgi:application --worker-class helpdesk.web_worker.WebWorker")
     assert migrate < serve and "0.0.0.0:8000" in command
     assert "8000:8000" in services["web"]["ports"]
+
+
+def test_web_serves_http_and_websockets_from_the_asgi_application():
+    """The web service's server runs the ASGI router: WebSockets under /ws/ go to the live-update
+    consumers, everything else (HTTP) to Django; its worker class and the server it runs are pinned."""
+    from channels.routing import ProtocolTypeRouter
+    from uvicorn_worker import UvicornWorker
+
+    from helpdesk.asgi import application
+    from helpdesk.web_worker import WebWorker
+
+    assert isinstance(application, ProtocolTypeRouter)
+    assert set(application.application_mapping) == {"http", "websocket"}
+    assert issubclass(WebWorker, UvicornWorker) and WebWorker.CONFIG_KWARGS["ws_max_size"] <= 64 * 1024
+    requirements = (ROOT / "requirements.txt").read_text().split()
+    pinned = {line.split("==")[0].lower() for line in requirements if "==" in line}
+    assert {"gunicorn", "uvicorn", "uvicorn-worker", "websockets", "channels", "channels-redis"} <= pinned
 
 
 def test_worker_and_beat_commands(services):
@@ -266,13 +283,15 @@ def test_dockerfile_builds_a_non_root_gunicorn_image():
     assert args["EXPOSE"] == "8000"
     assert "urllib" in args["HEALTHCHECK"] and "http://127.0.0.1:8000/healthz" in args["HEALTHCHECK"]
     cmd = json.loads(args["CMD"])
-    assert cmd[:2] == ["gunicorn", "helpdesk.wsgi:application"]
+    assert cmd[:2] == ["gunicorn", "helpdesk.asgi:application"]
+    assert cmd[2:4] == ["--worker-class", "helpdesk.web_worker.WebWorker"]
     assert "0.0.0.0:8000" in cmd
 
 
-def test_wsgi_entry_point_exists():
-    assert (ROOT / "helpdesk" / "wsgi.py").is_file()
-    assert "application" in (ROOT / "helpdesk" / "wsgi.py").read_text()
+def test_wsgi_and_asgi_entry_points_exist():
+    for entry_point in ("wsgi.py", "asgi.py"):
+        assert (ROOT / "helpdesk" / entry_point).is_file()
+        assert "application" in (ROOT / "helpdesk" / entry_point).read_text()
 
 
 def test_dockerignore_keeps_local_state_out():

@@ -118,3 +118,10 @@ def _agent_reply_times(ticket: Ticket) -> QuerySet:
     return Message.objects.filter(
         ticket=ticket, internal=False, author_role=Message.AuthorRole.AGENT
     ).values_list("created_at", flat=True)
+
+
+def last_event_id(ticket: Ticket | None = None) -> int:
+    """The id of the newest event (of `ticket`, or of any ticket), 0 if none: where a page that shows the
+    state as of now starts following live updates (`?after=`)."""
+    events = Event.objects.filter(ticket=ticket) if ticket is not None else Event.objects.all()
+    return events.order_by("-pk").values_list("pk", flat=True).first() or 0

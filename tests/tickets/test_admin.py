@@ -295,30 +295,6 @@ def test_audit_trail_and_timestamps_are_read_only(agent_client, requester):
     )
 
 
-def test_ticket_page_polls_new_messages_as_json(agent_client, agent, requester):
-    ticket = ticket_create(requester=requester, subject="Chat", description="hello", channel="chat")
-    from tickets.services import ticket_add_note, ticket_reply
-
-    first = ticket_reply(ticket=ticket, author=requester, body="are you there?", channel="chat")
-    note = ticket_add_note(ticket=ticket, author=agent, body="checking logs")
-    url = reverse("admin:tickets_ticket_messages", args=[ticket.pk])
-    data = agent_client.get(url, {"after": first.pk}).json()
-    assert [(m["id"], m["internal"], m["body"]) for m in data["messages"]] == [
-        (note.pk, True, "checking logs")
-    ]
-    assert [m["body"] for m in agent_client.get(url).json()["messages"]] == [
-        "are you there?",
-        "checking logs",
-    ]
-
-
-def test_customers_cannot_poll_console_messages(client, requester):
-    ticket = ticket_create(requester=requester, subject="Chat", description="hello")
-    client.force_login(requester)
-    response = client.get(reverse("admin:tickets_ticket_messages", args=[ticket.pk]))
-    assert response.status_code == 302 and reverse("admin:login") in response["Location"]
-
-
 # --- queues, take next, canned replies -------------------------------------------------------------
 
 

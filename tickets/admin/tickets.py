@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path, reverse
 from django.utils import timezone
@@ -103,7 +103,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
-        js = ("tickets/sla.js", "tickets/conversation.js", "tickets/macros.js")
+        js = ("tickets/sla.js", "tickets/live.js", "tickets/conversation.js", "tickets/macros.js")
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         return intake_lines_field(db_field) or super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -213,16 +213,12 @@ class TicketAdmin(admin.ModelAdmin):
             path(
                 "take-next/", self.admin_site.admin_view(self.take_next_view), name="tickets_ticket_take_next"
             ),
-            path(
-                "<int:object_id>/messages/",
-                self.admin_site.admin_view(self.messages_view),
-                name="tickets_ticket_messages",
-            ),
-            re_path(r"^[^/]+/(?:reply|messages)/$", self.admin_site.admin_view(_no_such_ticket)),
+            re_path(r"^[^/]+/reply/$", self.admin_site.admin_view(_no_such_ticket)),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        live_after = selectors.last_event_id()  # before the ticket is read: later events come live
         ticket = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if ticket is not None:
@@ -248,7 +244,9 @@ class TicketAdmin(admin.ModelAdmin):
                 requester_tickets=selectors.requester_tickets(ticket),
                 organization_open=selectors.organization_open_tickets(ticket),
                 reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
-                messages_url=reverse("admin:tickets_ticket_messages", args=[ticket.pk]),
+                live_socket=f"/ws/tickets/{ticket.pk}/",
+                live_poll_url=reverse("live:ticket_updates", args=[ticket.pk]),
+                live_after=live_after,
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -264,37 +262,6 @@ class TicketAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:tickets_ticket_changelist"))
         self.message_user(request, f"{ticket.reference} is yours.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:tickets_ticket_change", args=[ticket.pk]))
-
-    def messages_view(self, request, object_id):
-        """New messages on the ticket since `after` (a message id), for the page's live conversation."""
-        ticket = get_object_or_404(Ticket, pk=object_id)
-        if not self.has_view_permission(request, ticket):
-            raise PermissionDenied
-        try:
-            after = int(request.GET.get("after", "0"))
-        except ValueError:
-            after = 0
-        rows = selectors.ticket_messages_after(ticket, viewer=request.user, after=after)[:100]
-        return JsonResponse(
-            {
-                "status": ticket.get_status_display(),
-                "messages": [
-                    {
-                        "id": m.pk,
-                        "author": (m.author.get_full_name() or m.author.get_username())
-                        if m.author
-                        else "System",
-                        "role": m.author_role,
-                        "role_label": m.get_author_role_display(),
-                        "internal": m.internal,
-                        "channel": m.get_channel_display(),
-                        "body": m.body,
-                        "created_at": m.created_at.isoformat(),
-                    }
-                    for m in rows
-                ],
-            }
-        )
 
     def reply_view(self, request, object_id):
         if request.method != "POST":

@@ -1,6 +1,9 @@
 """`manage.py runstack`: the web server, a Celery worker, the pager worker, Celery beat and the outbox
 process together, for `make run`.
 
+The web server is uvicorn on the ASGI application (helpdesk/asgi.py), as in production: pages and the
+live-update WebSockets under /ws/ from one process, reloaded on code changes unless --no-reload.
+
 The workers and beat use Redis when REDIS_URL is set and the embedded filesystem broker otherwise, so
 escalations work on a machine with no server installed. The outbox process (`manage.py outbox`) reads
 the database: LISTEN/NOTIFY on PostgreSQL, a poll every OUTBOX_POLL_SECONDS on SQLite. Ctrl-C (or
@@ -17,6 +20,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from helpdesk.web_worker import WS_MAX_SIZE
+
 
 class Command(BaseCommand):
     help = "Run the web server, the Celery workers, Celery beat and the outbox process until Ctrl-C."
@@ -30,8 +35,23 @@ class Command(BaseCommand):
     def handle(self, *args, addrport: str, no_reload: bool, **options):
         python = sys.executable
         celery = [python, "-m", "celery", "-A", "helpdesk"]
+        host, _, port = addrport.rpartition(":")
         commands = {
-            "web": [python, "manage.py", "runserver", addrport, *(["--noreload"] if no_reload else [])],
+            "web": [
+                python,
+                "-m",
+                "uvicorn",
+                "helpdesk.asgi:application",
+                "--host",
+                host or "127.0.0.1",
+                "--port",
+                port,
+                "--lifespan",
+                "off",  # Django has no start-up or shutdown hooks to run
+                "--ws-max-size",
+                str(WS_MAX_SIZE),
+                *([] if no_reload else ["--reload"]),
+            ],
             # The worker takes everything; the pager only escalations, so pages never queue behind emails.
             "worker": [
                 *celery,
@@ -65,8 +85,8 @@ class Command(BaseCommand):
         }
         broker = "Redis" if settings.REDIS_URL else f"embedded broker in {settings.CELERY_BROKER_DIR}"
         self.stdout.write(
-            f"Starting web on http://{addrport}/, a Celery worker, a pager worker and beat ({broker}), "
-            "and the outbox process. Ctrl-C stops all."
+            f"Starting web on http://{addrport}/ (live updates on ws://{addrport}/ws/), a Celery worker, "
+            f"a pager worker and beat ({broker}), and the outbox process. Ctrl-C stops all."
         )
         processes = {
             name: subprocess.Popen(command, cwd=settings.BASE_DIR)  # noqa: S603 - our own fixed commands

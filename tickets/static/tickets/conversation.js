@@ -1,8 +1,8 @@
-// The ticket page's conversation stays live: new messages (a customer's chat lines, a colleague's reply)
-// are fetched every few seconds and appended, without a reload.
+// The ticket page's conversation stays live: new messages (a customer's chat lines, a colleague's reply or
+// note) are appended as they are posted, without a reload (tickets/live.js: a WebSocket, or polling where
+// sockets cannot connect).
 (function () {
   "use strict";
-  var POLL_MS = 3000;
 
   // Ctrl+Enter (or Cmd+Enter) in the reply box sends it.
   document.addEventListener("DOMContentLoaded", function () {
@@ -18,10 +18,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var panel = document.getElementById("conversation");
-    if (!panel || !panel.dataset.messagesUrl) return;
-    var lastId = parseInt(panel.dataset.lastId || "0", 10) || 0;
+    if (!panel || !panel.dataset.liveSocket || !window.HelpdeskLive) return;
 
     function append(message) {
+      if (panel.querySelector('[data-message-id="' + message.id + '"]')) return;
       var empty = panel.querySelector(".hd-no-replies");
       if (empty) empty.remove();
       var box = document.createElement("div");
@@ -29,8 +29,8 @@
       box.dataset.messageId = message.id;
       var meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = message.author + " · " + message.role_label + " · " +
-        new Date(message.created_at).toLocaleString() + " via " + message.channel;
+      meta.textContent = message.author + " · " + message.role_label + " · " + message.created_display +
+        " via " + message.channel;
       if (message.internal) {
         var tag = document.createElement("span");
         tag.className = "internal-tag";
@@ -42,22 +42,60 @@
       body.textContent = message.body;
       box.appendChild(meta);
       box.appendChild(body);
+      if (message.attachments.length) {
+        var files = document.createElement("ul");
+        files.className = "hd-files";
+        message.attachments.forEach(function (file) {
+          var item = document.createElement("li");
+          var link = document.createElement("a");
+          link.href = file.url;
+          link.textContent = file.name;
+          item.appendChild(link);
+          item.appendChild(document.createTextNode(" (" + file.size + ", " + file.content_type + ")"));
+          files.appendChild(item);
+        });
+        box.appendChild(files);
+      }
       panel.appendChild(box);
     }
 
-    function poll() {
-      fetch(panel.dataset.messagesUrl + "?after=" + lastId, { credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) {
-          if (!data) return;
-          data.messages.forEach(function (m) {
-            if (m.id > lastId && !panel.querySelector('[data-message-id="' + m.id + '"]')) { append(m); }
-            lastId = Math.max(lastId, m.id);
-          });
-        })
-        .catch(function () {})
-        .finally(function () { setTimeout(poll, POLL_MS); });
+    // Someone else writing on the ticket (the customer, or a colleague): shown for a few seconds.
+    var typingLine = document.getElementById("typing");
+    var typingTimer = null;
+    function showTyping(signal) {
+      typingLine.textContent = signal.name + (signal.internal ? " is writing a note…" : " is typing…");
+      typingLine.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () { typingLine.hidden = true; }, 6000);
     }
-    setTimeout(poll, POLL_MS);
+
+    // Colleagues on this ticket's page now ("Also here: …"); a colleague with two tabs counts once.
+    var presenceLine = document.getElementById("presence");
+    var present = {};
+    function showPresence(signal) {
+      var entry = present[signal.user] || { name: signal.name, tabs: 0 };
+      entry.tabs += signal.here ? 1 : -1;
+      if (entry.tabs > 0) present[signal.user] = entry; else delete present[signal.user];
+      var names = Object.keys(present).map(function (user) { return present[user].name; }).sort();
+      presenceLine.textContent = names.length ? "Also on this ticket: " + names.join(", ") : "";
+      presenceLine.hidden = names.length === 0;
+    }
+
+    var live = window.HelpdeskLive.follow({
+      socketPath: panel.dataset.liveSocket,
+      pollUrl: panel.dataset.livePoll,
+      after: panel.dataset.liveAfter,
+      onEvent: function (event) {
+        if (!event.message) return;
+        if (typingLine) typingLine.hidden = true;
+        append(event.message);
+      },
+      onTyping: typingLine ? showTyping : null,
+      onPresence: presenceLine ? showPresence : null,
+    });
+    // This agent writing: a note is announced to colleagues only (the server keeps it from customers).
+    var box = document.querySelector("#reply textarea");
+    var kind = document.querySelector("#reply select[name=kind]");
+    if (box) box.addEventListener("input", function () { live.typing(kind && kind.value === "note"); });
   });
 })();

@@ -1,0 +1,12 @@
+"""Live updates, the face: WebSocket consumers under `/ws/` (Django Channels), the streams they serve and
+how each viewer sees an event, the embedded channel layer, and the HTTP polling fallback.
+
+- `routing.py`: the WebSocket routes, mounted under `/ws/` by `helpdesk/asgi.py`.
+- `consumers.py`: one consumer per open page: session sign-in, limits, replay, then live events.
+- `streams.py`: what a socket may follow (a ticket, the ticket lists), checked again at every event.
+- `rendering.py`: an event as one viewer may see it (never a note's body on a customer's socket).
+- `layers.py`: the embedded channel layer, which reads new `Event` rows once per web process.
+- `polling.py`: the same events over HTTP for pages whose socket cannot connect, at a minimum interval.
+
+The domain's side (which groups hear of an event, the spine subscriber) is `tickets/live_updates.py`.
+"""

@@ -1,0 +1,322 @@
+"""The WebSocket consumers: one per open page, following one stream (`streams.py`).
+
+A socket's life:
+
+1. **Connect**: the session cookie signs it in (`AuthMiddlewareStack`; the origin was checked against
+   ALLOWED_HOSTS before); anonymous sockets are closed with 4401, a stream the viewer may not follow
+   with 4404 (a ticket) or 4403.
+2. **Catch up**: the page says the last event id it shows (`?after=N`); everything after it that the
+   viewer may see is sent first, oldest first (or `{"type": "reload"}` when too much was missed).
+3. **Live**: each announced event is read back, the viewer read afresh from their session and checked
+   again (signed out: 4401; no longer allowed: 4403), and the event sent as that viewer may see it.
+   Every message carries the event id; the page renders each id once.
+4. **Client messages**: `{"type": "ping", "after": N}` (a heartbeat, which also sends anything after N
+   the socket has not delivered), answered `{"type": "pong"}`; on a ticket's socket also
+   `{"type": "typing", "internal": false}` (the viewer is writing: the ticket's other sockets are sent
+   `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
+   LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
+   (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
+5. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
+   agents on the ticket (`{"type": "presence", "user", "name", "here"}`); those already there answer the
+   newcomer. Customers are never told who of the support team is looking.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
+from tickets.live_updates import Announcement
+from tickets.permissions import is_agent
+
+#: Close codes (4000-4999 are the application's; the page's script knows them).
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_SIGNED_OUT = 4401
+CLOSE_TOO_MANY_MESSAGES = 4429
+CLOSE_MESSAGE_TOO_BIG = 1009
+#: Client messages allowed at once before the per-minute rate applies.
+BURST = 5
+#: How many delivered event ids a socket remembers, so an event replayed and then announced is sent once.
+REMEMBERED_IDS = 2000
+
+
+class MessageRate:
+    """A token bucket: `burst` messages at once, refilled at `per_minute`."""
+
+    def __init__(self, per_minute: int, burst: int = BURST) -> None:
+        self.rate = per_minute / 60
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.checked = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.checked) * self.rate)
+        self.checked = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """A socket following one stream; subclasses say which (`make_stream`)."""
+
+    #: Whether the page may say its viewer is typing, and agents see who else is on it (a ticket's page).
+    accepts_typing = False
+    shows_presence = False
+
+    def make_stream(self) -> Stream:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        self.joined: list[str] = []
+        self.delivered: OrderedDict[int, None] = OrderedDict()
+        self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
+        self.stream = self.make_stream()
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        user = self.scope.get("user")
+        refused, groups = CLOSE_SIGNED_OUT, []
+        if user is not None and user.is_authenticated:
+            refused, groups = await database_sync_to_async(self._admit)()
+        if refused:
+            await self.accept()  # a close code only reaches a page whose socket was accepted
+            await self.close(refused)
+            return
+        # Joined before accepting: once the page's socket is open, no announcement can pass it by.
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
+        await self.accept()
+        if self.shows_presence and self.viewer_is_agent:
+            await self._presence(here=True, answer=True)
+        after = _after(self.scope.get("query_string", b""))
+        if after is not None:
+            await self._catch_up(after, overlap=True)
+
+    async def disconnect(self, code: int) -> None:
+        if self.joined and self.shows_presence and self.viewer_is_agent:
+            await self._presence(here=False)
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = []
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not self.joined:  # refused, and being closed
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.LIVE_CLIENT_MESSAGE_MAX_BYTES:
+            await self.close(CLOSE_MESSAGE_TOO_BIG)
+            return
+        if not self.rate.allow():
+            await self.close(CLOSE_TOO_MANY_MESSAGES)
+            return
+        message = _client_message(text_data)
+        if message is None or (message[0] == "typing" and not self.accepts_typing):
+            await self.close(CLOSE_BAD_MESSAGE)
+            return
+        kind, value = message
+        if kind == "typing":
+            await self._typing(internal=bool(value) and self.viewer_is_agent)
+            return
+        after = value
+        # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
+        for group in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        if after is not None:
+            await self._catch_up(after)
+        await self.send(text_data=json.dumps({"type": "pong"}))
+
+    async def live_event(self, message: dict) -> None:
+        """An announcement from the channel layer (`tickets.live_updates`)."""
+        if not self.joined:
+            return
+        announcement = Announcement.from_message(message)
+        if announcement.event_id in self.delivered:
+            return
+        if not self.stream.may_concern(self.viewer_is_agent, announcement):
+            return
+        refused, payload = await database_sync_to_async(self._render)(announcement.event_id)
+        if refused:
+            await self.close(refused)
+            return
+        if payload is not None:
+            await self._send_payloads([payload])
+
+    async def live_typing(self, message: dict) -> None:
+        """Someone else on the ticket is typing; an agent's note is shown to agents only."""
+        if not self.joined or message["sender"] == self.channel_name:
+            return
+        if message["internal"] and not self.viewer_is_agent:
+            return
+        refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
+        if refused:
+            await self.close(refused)
+            return
+        signal = {"type": "typing", "name": message["name"], "agent": message["agent"]}
+        if self.viewer_is_agent:
+            signal["internal"] = message["internal"]
+        await self.send(text_data=json.dumps(signal))
+
+    async def live_presence(self, message: dict) -> None:
+        """An agent came to the ticket's page or left it; a newcomer is answered by those already here."""
+        if not self.joined or not self.viewer_is_agent or message["user"] == self.viewer_id:
+            return
+        refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
+        if refused:
+            await self.close(refused)
+            return
+        signal = {
+            "type": "presence",
+            "user": message["user"],
+            "name": message["name"],
+            "here": message["here"],
+        }
+        await self.send(text_data=json.dumps(signal))
+        if message["answer"]:
+            await self.channel_layer.send(message["sender"], self._presence_message(here=True, answer=False))
+
+    async def _presence(self, *, here: bool, answer: bool = False) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_send(group, self._presence_message(here=here, answer=answer))
+
+    def _presence_message(self, *, here: bool, answer: bool) -> dict:
+        return {
+            "type": "live.presence",
+            "sender": self.channel_name,
+            "user": self.viewer_id,
+            "name": self.viewer_name,
+            "here": here,
+            "answer": answer,  # whether those already here should say so
+        }
+
+    async def _typing(self, *, internal: bool) -> None:
+        message = {
+            "type": "live.typing",
+            "sender": self.channel_name,
+            "name": self.viewer_name,
+            "agent": self.viewer_is_agent,
+            "internal": internal,
+        }
+        for group in self.joined:
+            await self.channel_layer.group_send(group, message)
+
+    # --- the synchronous steps (database) -----------------------------------------------------------
+
+    def _admit(self) -> tuple[int | None, list[str]]:
+        """(close code, None) if the viewer may not follow the stream; else (None, groups to join)."""
+        viewer = signed_in_viewer(self.session_key)
+        if viewer is None:
+            return CLOSE_SIGNED_OUT, []
+        if not self.stream.allows(viewer):
+            return self.stream.refused_code, []
+        self.viewer_is_agent = is_agent(viewer)
+        self.viewer_name = viewer.get_full_name() or viewer.get_username()
+        self.viewer_id = viewer.pk
+        return None, self.stream.groups(viewer)
+
+    def _current_viewer(self):
+        """(viewer, None) if they may still follow the stream, else (None, close code)."""
+        viewer = signed_in_viewer(self.session_key)
+        if viewer is None:
+            return None, CLOSE_SIGNED_OUT
+        # Moved to another organization, or no longer (or newly) an agent: the groups would differ.
+        if not self.stream.allows(viewer) or self.stream.groups(viewer) != self.joined:
+            return None, Stream.refused_code
+        return viewer, None
+
+    def _render(self, event_id: int) -> tuple[int | None, dict | None]:
+        viewer, refused = self._current_viewer()
+        if refused:
+            return refused, None
+        event = self.stream.event(viewer, event_id)
+        return None, (self.stream.render(event, viewer=viewer) if event is not None else None)
+
+    def _missed(self, after: int, overlap: bool) -> tuple[int | None, list[dict] | None]:
+        viewer, refused = self._current_viewer()
+        if refused:
+            return refused, None
+        payloads = self.stream.payloads_after(
+            viewer, after, limit=settings.LIVE_REPLAY_LIMIT, overlap=overlap
+        )
+        return None, payloads
+
+    # --- sending ------------------------------------------------------------------------------------
+
+    async def _catch_up(self, after: int, *, overlap: bool = False) -> None:
+        refused, payloads = await database_sync_to_async(self._missed)(after, overlap)
+        if refused:
+            await self.close(refused)
+        elif payloads is None:
+            await self.send(text_data=json.dumps({"type": "reload"}))
+        else:
+            await self._send_payloads(payloads)
+
+    async def _send_payloads(self, payloads: list[dict]) -> None:
+        for payload in payloads:
+            if payload["id"] in self.delivered:
+                continue
+            self.delivered[payload["id"]] = None
+            if len(self.delivered) > REMEMBERED_IDS:
+                self.delivered.popitem(last=False)
+            await self.send(text_data=json.dumps(payload))
+
+
+class TicketConsumer(LiveConsumer):
+    """`/ws/tickets/<id>/`: one ticket's page (portal or console)."""
+
+    accepts_typing = True
+    shows_presence = True
+
+    def make_stream(self) -> Stream:
+        return TicketStream(int(self.scope["url_route"]["kwargs"]["ticket_id"]))
+
+
+class TicketListConsumer(LiveConsumer):
+    """`/ws/tickets/`: the ticket lists (My tickets; the agents' queues)."""
+
+    def make_stream(self) -> Stream:
+        return TicketListStream()
+
+
+def _after(query_string: bytes) -> int | None:
+    """The `after` parameter: the last event id the page shows (None: nothing to catch up on)."""
+    values = parse_qs(query_string.decode("latin-1")).get("after")
+    return _event_id(values[0]) if values else None
+
+
+def _client_message(text: str | None) -> tuple[str, object] | None:
+    """("ping", after or None) or ("typing", internal); None for anything else."""
+    try:
+        message = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    if message.get("type") == "typing":
+        internal = message.get("internal", False)
+        return ("typing", internal) if isinstance(internal, bool) else None
+    if message.get("type") != "ping":
+        return None
+    if "after" not in message:
+        return ("ping", None)
+    after = _event_id(message["after"])
+    return None if after is None else ("ping", after)
+
+
+def _event_id(value) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 <= number < 2**63 else None
