@@ -51,7 +51,7 @@ def servers(port: int) -> dict[str, list[str]]:
         "gunicorn sync (WSGI, reference)": [*gunicorn, "helpdesk.wsgi:application"],
         "gunicorn + uvicorn workers": [*gunicorn, *uvicorn],
     }
-    # daphne is not a requirement: `pip install daphne==4.2.3` to compare with it.
+    # daphne comes with the development requirements (channels.testing needs it), not the production ones.
     if (bin_dir / "daphne").exists():
         commands["daphne"] = [
             str(bin_dir / "daphne"),

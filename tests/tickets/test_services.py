@@ -825,7 +825,7 @@ def test_only_status_changes_that_concern_the_customer_are_emailed(
 
 def task_sends(callbacks) -> list:
     """The on-commit callbacks that hand a task to Celery (the spine's own, for live updates, aside)."""
-    return [callback for callback in callbacks if callback.__qualname__.startswith("after_commit.")]
+    return [callback for callback in callbacks if callback.__qualname__.startswith("enqueue_or_log.")]
 
 
 def test_a_note_sends_no_email(notifying, requester, agent, django_capture_on_commit_callbacks):
