@@ -5,7 +5,9 @@ Queued here, in the transaction of the change they tell about: `queue_ticket_rec
 (helpdesk/outbox.py), and hand its task to Celery after commit. So an email commits or rolls back with its
 change, and a broker that is down loses nothing: the outbox process sends the row from the database. The
 row is sent under its lock and marked sent in the same transaction: two senders racing send it once, a
-failure is retried with backoff (2 s … 10 min, 8 attempts). Never sent inside a request. Plain text only.
+failure is retried with backoff (2 s … 10 min, 8 attempts). Only a sender killed after the mail server
+took the email and before the row was recorded causes a second one, with the same Message-ID. Never sent
+inside a request. Plain text only.
 
 The email is composed when it is sent, and the requester checked then, not when it was queued: a
 requester deactivated or moved to another organization since no longer gets mail about the ticket.
