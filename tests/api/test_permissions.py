@@ -96,6 +96,7 @@ MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
     ("PUT",    "/api/v1/organizations/{organization}/",    "organization", (401, 403, 403, 403, 200, 200)),
     ("DELETE", "/api/v1/organizations/{empty_organization}/", "",         (401, 403, 403, 403, 204, 403)),
     ("DELETE", "/api/v1/organizations/{organization}/",    "",            (401, 403, 403, 403, 400, 403)),
+    ("POST",   "/api/v1/organizations/{organization}/apply-sla-policy/", "", (401, 403, 403, 403, 200, 403)),
     ("GET",    "/api/v1/users/",                           "",            (401, 403, 403, 403, 200, 200)),
     ("POST",   "/api/v1/users/",                           "user",        (401, 403, 403, 403, 201, 201)),
     ("POST",   "/api/v1/users/",                           "user_elsewhere", (401, 403, 403, 403, 201, 400)),

@@ -314,3 +314,32 @@ def test_the_console_s_chart_and_hours_rows_name_their_inputs(client, superuser)
         reverse("admin:sla_businesscalendar_change", args=[calendar.pk])
     ).content.decode()
     assert 'aria-label="Weekday"' in calendar_page and 'aria-label="Delete"' in calendar_page
+
+
+def test_staff_re_target_an_organization_s_open_tickets_through_the_api(superuser, london):
+    plan = make_policy("24/7", london, first_response_minutes=60, first_response_clock="24x7")
+    organization, other = OrganizationFactory(), OrganizationFactory()
+    customer = CustomerFactory(membership__organization=organization)
+    filed = datetime(2026, 12, 7, 10, tzinfo=LA)
+    ticket = services.ticket_create(requester=customer, subject="a", description="b", severity="S3", at=filed)
+    organization.sla_policy = plan
+    organization.save()
+    url = f"/api/v1/organizations/{organization.pk}/apply-sla-policy/"
+
+    # A token limited to the organization may not; neither may a customer (no such permission).
+    limited = client_for(superuser, organization=organization)
+    assert limited.post(url).status_code == 403
+    assert client_for(customer).post(url).status_code in (403, 404)
+    # Another organization's token does not even see it.
+    assert client_for(superuser, organization=other).post(url).status_code == 404
+    ticket.refresh_from_db()
+    assert ticket.sla_policy != plan
+
+    answered = client_for(superuser).post(url)
+    assert answered.status_code == 200, answered.content
+    assert answered.json() == {"organization": organization.pk, "retargeted": 1}
+    ticket.refresh_from_db()
+    assert ticket.sla_policy == plan and ticket.sla_calendar == london
+    # Repeating it changes nothing.
+    assert client_for(superuser).post(url).json()["retargeted"] == 0
+    assert client_for(superuser).post("/api/v1/organizations/999999/apply-sla-policy/").status_code == 404

@@ -363,6 +363,13 @@ class OrganizationSerializer(serializers.ModelSerializer):
         return value
 
 
+class SlaPolicyAppliedSerializer(serializers.Serializer):
+    organization = serializers.IntegerField(help_text="The organization's id.")
+    retargeted = serializers.IntegerField(
+        help_text="How many of its open tickets moved onto its current SLA policy (0: all were on it)."
+    )
+
+
 class TokenOrganizationField(serializers.PrimaryKeyRelatedField):
     """An organization by id. Through a token limited to an organization only that one is accepted; any
     other id is refused with the same message whether it exists or not."""

@@ -487,6 +487,26 @@ class OrganizationViewSet(viewsets.ModelViewSet):
                 "A token limited to an organization cannot create or delete organizations."
             )
 
+    @extend_schema(
+        request=None,
+        responses=responses({200: s.SlaPolicyAppliedSerializer}, not_found=True),
+        description=(
+            "Re-target the organization's open tickets (every one not closed) on its current SLA policy "
+            "and that policy's calendar, keeping the business time already elapsed. Moving an "
+            "organization to another policy changes its new tickets only; staff call this when the open "
+            "ones should follow. Safe to repeat: tickets already on the policy are left as they are."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path="apply-sla-policy", filter_backends=[])
+    def apply_sla_policy(self, request, pk=None):
+        organization = self.get_object()
+        if token_organization_id(request) is not None:
+            raise PermissionDenied("A token limited to an organization cannot re-target its tickets.")
+        if not request.user.has_perm("tickets.change_organization"):
+            raise PermissionDenied("Re-targeting tickets needs the permission to change organizations.")
+        retargeted = services.organization_apply_sla_policy(organization=organization, actor=request.user)
+        return Response({"organization": organization.pk, "retargeted": retargeted})
+
     def perform_destroy(self, instance):
         if instance.tickets.exists() or instance.memberships.exists():
             raise ValidationError(
