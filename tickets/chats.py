@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Case, IntegerField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sla.calendars import policy as sla_policy
@@ -154,7 +155,10 @@ def waiting_chats() -> QuerySet[Chat]:
     chats = (
         Chat.objects.filter(ended_at__isnull=True, ticket__status__in=OPEN_STATUSES)
         .annotate(
-            last_role=Subquery(newest.values("author_role")[:1]),
+            # No message yet: the chat opened the ticket, its description is the customer's line.
+            last_role=Coalesce(
+                Subquery(newest.values("author_role")[:1]), Value(Message.AuthorRole.CUSTOMER)
+            ),
             last_body=Subquery(newest.values("body")[:1]),
             last_at=Subquery(newest.values("created_at")[:1]),
             unassigned=Case(
