@@ -92,11 +92,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.delivered: OrderedDict[int, None] = OrderedDict()
-        per_minute = settings.LIVE_CLIENT_MESSAGES_PER_MINUTE
-        if self.accepts_chat:
-            per_minute += settings.CHAT_MESSAGES_PER_MINUTE
+        if self.accepts_chat:  # chat lines have a bucket of their own, on top of the heartbeats' and typing's
             self.chat_rate = MessageRate(settings.CHAT_MESSAGES_PER_MINUTE)
-        self.rate = MessageRate(per_minute)
+            self.rate = MessageRate(
+                settings.LIVE_CLIENT_MESSAGES_PER_MINUTE + settings.CHAT_MESSAGES_PER_MINUTE, burst=2 * BURST
+            )
+        else:
+            self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
         self.stream = self.make_stream()
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
@@ -144,6 +146,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(CLOSE_TOO_MANY_MESSAGES)
             return
         message = _client_message(text_data)
+        if size > settings.LIVE_CLIENT_MESSAGE_MAX_BYTES and (message is None or message[0] != "chat"):
+            await self.close(CLOSE_MESSAGE_TOO_BIG)  # only a chat line may be longer than a heartbeat
+            return
         if (
             message is None
             or (message[0] == "typing" and not self.accepts_typing)
