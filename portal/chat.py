@@ -66,6 +66,7 @@ def state(customer) -> dict:
     ticket = chat.ticket if chat is not None else None
     after = last_event_id(ticket) if ticket is not None else 0  # before the lines: later ones come live
     return {
+        "you": customer.get_full_name() or customer.get_username(),
         "ticket": _ticket(ticket) if ticket is not None else None,
         "after": after,
         "messages": chats.chat_lines(chat) if chat is not None else [],

@@ -321,7 +321,7 @@
     if (mode === "chat" && live) {
       var ref = "line-" + (sent += 1);
       if (live.send({ type: "chat", body: text, ref: ref })) {
-        var row = lineRow("customer", "You", text);
+        var row = lineRow("customer", state.you, text);
         row.classList.add("pending");
         log.appendChild(row);
         pending.push({ ref: ref, body: text, row: row });
