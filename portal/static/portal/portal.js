@@ -104,7 +104,7 @@
   }
 
   function selectedSeverity() {
-    var checked = form.ownerDocument.querySelector('input[name=severity][form=chat-form]:checked');
+    var checked = form.ownerDocument.querySelector('input[name=chat-severity]:checked');
     return checked ? checked.value : "";
   }
 
