@@ -62,10 +62,14 @@ def queue_ticket_received(ticket: Ticket) -> OutgoingEmail:
 
 
 def queue_agent_reply(message: Message) -> OutgoingEmail | None:
-    """An agent's public reply, mailed to the requester; None for an internal note (never mailed)."""
+    """An agent's public reply, mailed to the requester; None for an internal note (never mailed), and
+    None while the requester chats on the ticket: the reply reaches their chat panel at once, and the
+    chat's transcript, mailed when it goes quiet, carries it (`queue_chat_transcript`)."""
     if message.internal:
         return None
     ticket = message.ticket
+    if Chat.objects.filter(ticket=ticket, customer_id=ticket.requester_id, ended_at__isnull=True).exists():
+        return None
     return _queue(
         ticket,
         OutgoingEmail.Kind.AGENT_REPLY,

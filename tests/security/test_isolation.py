@@ -158,14 +158,6 @@ def w(db):
     services.ticket_assign(ticket=ticket, actor=agent, assignee=agent)
     services.ticket_change_severity(ticket=ticket, actor=agent, severity=Severity.S3)
     b_ticket = services.ticket_create(requester=requester_b, subject="Org B's own", description="Theirs")
-    # The requester's chat panel is on the ticket (the chat opened it).
-    Chat.objects.create(
-        ticket=ticket,
-        customer=requester_a,
-        started_at=ticket.created_at,
-        opened_ticket=True,
-        last_message_at=ticket.created_at,
-    )
 
     ticket.refresh_from_db()
     files = {a.original_name: a for a in ticket.attachments.all()}
@@ -344,6 +336,17 @@ def case_portal_reopen(w, role):
 @case("portal")
 def case_portal_chat_state(w, role):
     """The chat panel shows the customer's own chat only, and offers only the tickets they may see."""
+    # The requester's chat panel is on the ticket (the chat opened it).
+    Chat.objects.get_or_create(
+        ticket=w.ticket,
+        customer=w.requester_a,
+        ended_at=None,
+        defaults={
+            "started_at": w.ticket.created_at,
+            "opened_ticket": True,
+            "last_message_at": w.ticket.created_at,
+        },
+    )
     client = portal_client(w, role)
     response = client.get("/portal/chat/")
     if role.portal in ("login", "console"):

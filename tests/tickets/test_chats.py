@@ -318,3 +318,13 @@ def test_the_sweep_is_a_beat_task_every_minute(db):
 
     task = PeriodicTask.objects.get(name="Quiet chats")
     assert task.task == "tickets.tasks.end_quiet_chats" and task.enabled and task.interval.every == 60
+
+
+def test_agent_replies_are_not_mailed_one_by_one_while_the_requester_chats(settings, requester, agent):
+    chat = chat_start(customer=requester, subject="Help", severity="S3", body="Hi")
+    ticket_reply(ticket=chat.ticket, author=agent, body="Hello, Fox here")
+    assert not OutgoingEmail.objects.filter(kind=OutgoingEmail.Kind.AGENT_REPLY).exists()
+    settings.CHAT_QUIET_MINUTES = 0
+    assert chats_end_quiet(at=timezone.now() + timedelta(seconds=1)) == 1  # the transcript carries it
+    ticket_reply(ticket=Ticket.objects.get(pk=chat.ticket_id), author=agent, body="Any news?")
+    assert OutgoingEmail.objects.filter(kind=OutgoingEmail.Kind.AGENT_REPLY).count() == 1  # mailed again
