@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sla.calendars import policy as sla_policy
+from sla.models import Metric
 from sla.promises import answer_by_text, first_response_due
 from tickets.models import OPEN_STATUSES, Chat, Message, Severity, Ticket
 from tickets.permissions import agents, customer_membership
@@ -94,45 +95,62 @@ def _name(user) -> str:
 
 @dataclass(frozen=True)
 class Availability:
-    """What the panel says about an answer: an agent is online, or when the chart promises one."""
+    """What the panel says about an answer: an agent is online, or when we will answer."""
 
     agent_online: bool
-    #: The line for the conversation in progress (or for S3, before a severity is chosen).
-    text: str
-    #: For a new conversation: the line for each severity, in the customer's time zone.
+    #: When we will answer without an agent online: on the chat's ticket, or for S3 before a severity
+    #: is chosen. The panel shows it when the last agent closes the console (its socket's heartbeat says).
+    offline_text: str
+    #: For a new conversation: when we will answer each severity, in the customer's time zone.
     by_severity: dict[str, str]
 
+    @property
+    def text(self) -> str:
+        return AGENT_ONLINE_TEXT if self.agent_online else self.offline_text
+
     def as_json(self) -> dict:
-        return {"agent_online": self.agent_online, "text": self.text, "by_severity": self.by_severity}
+        return {
+            "agent_online": self.agent_online,
+            "text": self.text,
+            "offline_text": self.offline_text,
+            "by_severity": self.by_severity,
+        }
 
 
 def availability(customer, *, ticket: Ticket | None = None, at: datetime | None = None) -> Availability:
-    """ "An agent is online." while an agent has the console open; otherwise "We'll answer by …": the
-    chart's first-response target for the severity at `at`, counted on the customer's support plan and
-    its calendar (business hours, weekends, holidays; S1 around the clock), in their time zone. On a
-    ticket: its severity and the plan and calendar it counts on."""
+    """ "An agent is online." while an agent has the console open; otherwise "We'll answer by …" in the
+    customer's time zone. For a new conversation: the chart's first-response target for the severity
+    from `at`, counted on the customer's support plan and its calendar (business hours, weekends,
+    holidays; S1 around the clock). On a ticket: what its own SLA clocks promise (`ticket_answer_by`)."""
     at = at or timezone.now()
     membership = customer_membership(customer)
     tz = membership.organization.zoneinfo if membership else timezone.get_default_timezone()
     policy_id = membership.organization.sla_policy_id if membership else None
     plan = sla_policy(policy_id)
-    online = has_agent_online()
     by_severity = {
-        severity: AGENT_ONLINE_TEXT
-        if online
-        else answer_by_text(first_response_due(severity, at=at, policy_id=plan.pk), tz)
+        severity: answer_by_text(first_response_due(severity, at=at, policy_id=plan.pk), tz)
         for severity in Severity.values
     }
-    if ticket is None:
-        text = by_severity[Severity.S3]
-    elif online:
-        text = AGENT_ONLINE_TEXT
-    else:
-        due = first_response_due(
-            ticket.severity, at=at, policy_id=ticket.sla_policy_id, calendar_id=ticket.sla_calendar_id
-        )
-        text = answer_by_text(due, tz)
-    return Availability(agent_online=online, text=text, by_severity=by_severity)
+    offline = by_severity[Severity.S3] if ticket is None else ticket_answer_by(ticket, tz, at=at)
+    return Availability(agent_online=has_agent_online(), offline_text=offline, by_severity=by_severity)
+
+
+def ticket_answer_by(ticket: Ticket, tz, *, at: datetime) -> str:
+    """When we will answer on `ticket`: its first response if not given yet, else its next update if
+    one is due (the SLA clocks' own due times), else the chart's first-response target from `at` for its
+    severity, on the plan and calendar it counts on. Honest when late."""
+    clocks = {clock.metric: clock for clock in ticket.sla_clocks.all()}
+    for metric in (Metric.FIRST_RESPONSE, Metric.NEXT_UPDATE):
+        clock = clocks.get(metric)
+        if clock is None or clock.met_at is not None or clock.paused_at is not None:
+            continue
+        if clock.due_at is None or clock.due_at <= at:
+            return "We are late with our answer; the team has been alerted."
+        return answer_by_text(clock.due_at, tz)
+    due = first_response_due(
+        ticket.severity, at=at, policy_id=ticket.sla_policy_id, calendar_id=ticket.sla_calendar_id
+    )
+    return answer_by_text(due, tz)
 
 
 def has_agent_online() -> bool:

@@ -182,3 +182,25 @@ def test_an_agents_socket_makes_an_agent_online_until_it_closes(requester, agent
         await customer.close()
 
     run(scenario)
+
+
+def test_a_customers_heartbeat_says_whether_an_agent_is_online(requester, agent):
+    ticket = start(requester)
+
+    async def scenario():
+        customer = Socket(f"/ws/tickets/{ticket.pk}/", user=requester)
+        await customer.open()
+        await customer.send({"type": "ping"})
+        assert "agents_online" not in await next_of(customer, "pong")  # only when asked
+        await customer.send({"type": "ping", "agents": True})
+        assert (await next_of(customer, "pong"))["agents_online"] is False
+        console = Socket("/ws/tickets/", user=agent)
+        await console.open()
+        await console.send({"type": "ping", "agents": True})
+        assert "agents_online" not in await next_of(console, "pong")  # only customers' chat sockets
+        await customer.send({"type": "ping", "agents": True})
+        assert (await next_of(customer, "pong"))["agents_online"] is True
+        await console.close()
+        await customer.close()
+
+    run(scenario)

@@ -160,10 +160,21 @@ def test_a_holiday_is_skipped(pacific_customer):
     assert texts["S2"] == "We'll answer by Monday, December 28, 2026 at 12:00 PM (America/Los Angeles)."
 
 
-def test_on_a_ticket_the_line_uses_its_severity(pacific_customer):
-    ticket = ticket_create(requester=pacific_customer, subject="Down", description="x", severity="S1")
-    line = chats.availability(pacific_customer, ticket=ticket, at=at_la(2026, 12, 5, 23, 0)).text
+def test_on_a_ticket_the_line_is_what_its_clocks_promise(pacific_customer, agent):
+    created = at_la(2026, 12, 5, 23, 0)  # a Saturday night
+    s1 = ticket_create(requester=pacific_customer, subject="Down", description="x", severity="S1", at=created)
+    line = chats.availability(pacific_customer, ticket=s1, at=created + timedelta(minutes=10)).text
+    # The ticket's first-response clock, 30 minutes around the clock from its creation (not from now).
     assert line == "We'll answer by Saturday, December 5, 2026 at 11:30 PM (America/Los Angeles)."
+    late = chats.availability(pacific_customer, ticket=s1, at=created + timedelta(hours=1)).text
+    assert late == "We are late with our answer; the team has been alerted."
+    s3 = ticket_create(requester=pacific_customer, subject="Typo", description="x", severity="S3", at=created)
+    ticket_reply(ticket=s3, author=agent, body="Noted", at=created + timedelta(minutes=5))
+    # Answered, and S3 has no update cadence: the chart's first response for S3, counted from now.
+    line = chats.availability(
+        pacific_customer, ticket=Ticket.objects.get(pk=s3.pk), at=at_la(2026, 12, 7, 10, 0)
+    )
+    assert line.text == "We'll answer by Tuesday, December 8, 2026 at 10:00 AM (America/Los Angeles)."
 
 
 def test_an_agent_with_the_console_open_is_online_until_the_socket_closes_or_stops_renewing(
@@ -174,7 +185,7 @@ def test_an_agent_with_the_console_open_is_online_until_the_socket_closes_or_sto
     presence.agent_here(user_id=agent.pk, socket="specific.b")
     online = chats.availability(requester)
     assert online.agent_online and online.text == "An agent is online."
-    assert set(online.by_severity.values()) == {"An agent is online."}
+    assert online.by_severity["S2"].startswith("We'll answer by")  # shown if the agent leaves
     presence.agent_gone(socket="specific.a")
     assert chats.has_agent_online()  # the other tab is still open
     # The browser crashed: nothing closes socket b, it only stops renewing.

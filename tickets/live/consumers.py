@@ -22,7 +22,8 @@ A socket's life:
    the line itself comes back as the ticket's event, like everyone else's. Such sockets take messages up
    to CHAT_MESSAGE_MAX_BYTES, and CHAT_MESSAGES_PER_MINUTE lines (a faster line is refused, not saved).
 6. **Agents online**: every agent's socket is kept in `tickets.presence` while open (renewed at each
-   heartbeat), so the chat panel can say "An agent is online".
+   heartbeat), so the chat panel can say "An agent is online"; its heartbeat (`"agents": true`) is
+   answered `{"type": "pong", "agents_online": true|false}` on a customer's ticket socket.
 7. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
    agents on the ticket (`{"type": "presence", "user", "name", "here"}`); those already there answer the
    newcomer. Customers are never told who of the support team is looking.
@@ -42,6 +43,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from tickets import presence, services
+from tickets.chats import has_agent_online
 from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
 from tickets.live_updates import Announcement
 from tickets.models import Ticket
@@ -171,7 +173,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         if after is not None:
             await self._catch_up(after)
-        await self.send(text_data=json.dumps({"type": "pong"}))
+        pong = {"type": "pong"}
+        if kind == "ping_agents" and self.accepts_chat and not self.viewer_is_agent:
+            pong["agents_online"] = await database_sync_to_async(has_agent_online)()  # the chat panel's
+        await self.send(text_data=json.dumps(pong))
 
     async def live_event(self, message: dict) -> None:
         """An announcement from the channel layer (`tickets.live_updates`)."""
@@ -372,7 +377,8 @@ def _after(query_string: bytes) -> int | None:
 
 
 def _client_message(text: str | None) -> tuple[str, object] | None:
-    """("ping", after or None), ("typing", internal) or ("chat", (body, ref)); None for anything else."""
+    """("ping" or "ping_agents", after or None), ("typing", internal) or ("chat", (body, ref)); None for
+    anything else."""
     try:
         message = json.loads(text) if text is not None else None
     except ValueError:
@@ -389,10 +395,12 @@ def _client_message(text: str | None) -> tuple[str, object] | None:
         return ("chat", (message.get("body"), ref))
     if message.get("type") != "ping":
         return None
+    # The chat panel's heartbeat also asks whether an agent is online.
+    kind = "ping_agents" if message.get("agents") is True else "ping"
     if "after" not in message:
-        return ("ping", None)
+        return (kind, None)
     after = _event_id(message["after"])
-    return None if after is None else ("ping", after)
+    return None if after is None else (kind, after)
 
 
 def _event_id(value) -> int | None:

@@ -111,7 +111,7 @@
   function showAvailability() {
     if (!state) return;
     var availability = state.availability;
-    var text = availability.text;
+    var text = availability.agent_online ? "An agent is online." : availability.offline_text;
     if (mode === "new" && !availability.agent_online && selectedSeverity()) {
       text = availability.by_severity[selectedSeverity()];
     }
@@ -208,6 +208,12 @@
         typingTimer = setTimeout(function () { typingLine.hidden = true; }, 6000);
       },
       onChat: settle,
+      // Each heartbeat (25 s) says whether an agent has the console open now.
+      onPong: function (pong) {
+        if (typeof pong.agents_online !== "boolean" || !state) return;
+        state.availability.agent_online = pong.agents_online;
+        showAvailability();
+      },
       onReload: load,
     });
   }

@@ -19,7 +19,8 @@
 //   sent while polling). Agents' pages also get onPresence({user, name, here}): a colleague came or left.
 // - The chat panel sends its lines on the ticket's socket: handle.send({type: "chat", body, ref}) answers
 //   false when the socket is not open (the panel posts over HTTP then); the server's answers
-//   ({type: "chat_sent" | "chat_error", ref, ...}) go to onChat. handle.stop() closes it for good.
+//   ({type: "chat_sent" | "chat_error", ref, ...}) go to onChat, heartbeat answers to onPong.
+//   handle.stop() closes it for good.
 (function (root) {
   "use strict";
 
@@ -50,6 +51,10 @@
       if (payload.type === "typing" || payload.type === "presence") {
         var listener = payload.type === "typing" ? options.onTyping : options.onPresence;
         if (listener) listener(payload);
+        return;
+      }
+      if (payload.type === "pong") {
+        if (options.onPong) options.onPong(payload);
         return;
       }
       if (payload.type === "chat_sent" || payload.type === "chat_error") {
@@ -108,7 +113,10 @@
     }
 
     function ping() {
-      if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "ping", after: lastId }));
+      if (!socket || socket.readyState !== 1) return;
+      var message = { type: "ping", after: lastId };
+      if (options.onPong) message.agents = true;  // the chat panel: is an agent online?
+      socket.send(JSON.stringify(message));
     }
 
     function startPolling() {
