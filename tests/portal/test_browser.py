@@ -43,6 +43,12 @@ pytestmark = [
 ]
 
 
+#: Django's test server has no WebSockets: the chat panel gives the socket two tries (backoff up to 3 s),
+#: then polls every LIVE_POLL_MIN_SECONDS; on SQLite's shared in-memory database a poll that meets the
+#: test's write is refused ("table is locked") and the next comes 5 s later.
+FALLBACK_MS = 15_000
+
+
 @pytest.fixture
 def new_page(browser):
     """new_page(): a page in a browser context of its own (one cookie jar per person), closed after the test.
@@ -212,7 +218,9 @@ def test_customer_files_chats_and_resolves(live_server, transactional_db, new_pa
 
     # f. The customer's open panel shows the reply (Django's test server has no sockets: at the next poll of
     # the live fallback), with no reload.
-    expect(page.locator("#chat-log .chat-line.agent")).to_contain_text("Fox from support here", timeout=8000)
+    expect(page.locator("#chat-log .chat-line.agent")).to_contain_text(
+        "Fox from support here", timeout=FALLBACK_MS
+    )
     assert customer_navigations == [], "the customer's page reloaded"
     assert page.url == ticket_url
     shoot(page, "f_customer_sees_reply")
@@ -282,7 +290,7 @@ def test_chat_offers_the_choice_again_when_its_ticket_was_resolved(
     expect(page.locator("#chat-log .chat-line.mine")).to_have_text(re.compile("Where are my reports?"))
     first = Ticket.objects.get(channel=Channel.CHAT)
     services.ticket_reply(ticket=first, author=agent, body="Under Reporting; solved?")
-    expect(page.locator("#chat-log .chat-line.agent")).to_contain_text("Under Reporting", timeout=8000)
+    expect(page.locator("#chat-log .chat-line.agent")).to_contain_text("Under Reporting", timeout=FALLBACK_MS)
     services.ticket_change_status(ticket=Ticket.objects.get(pk=first.pk), actor=agent, status=Status.RESOLVED)
 
     page.locator("#chat-input").fill("One more question")
