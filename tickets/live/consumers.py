@@ -56,6 +56,8 @@ CLOSE_TOO_MANY_MESSAGES = 4429
 CLOSE_MESSAGE_TOO_BIG = 1009
 #: Client messages allowed at once before the per-minute rate applies.
 BURST = 5
+#: Chat lines allowed at once (a person sends a few short lines in a row) before CHAT_MESSAGES_PER_MINUTE.
+CHAT_BURST = 10
 #: How many delivered event ids a socket remembers, so an event replayed and then announced is sent once.
 REMEMBERED_IDS = 2000
 
@@ -95,9 +97,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.joined: list[str] = []
         self.delivered: OrderedDict[int, None] = OrderedDict()
         if self.accepts_chat:  # chat lines have a bucket of their own, on top of the heartbeats' and typing's
-            self.chat_rate = MessageRate(settings.CHAT_MESSAGES_PER_MINUTE)
+            self.chat_rate = MessageRate(settings.CHAT_MESSAGES_PER_MINUTE, burst=CHAT_BURST)
             self.rate = MessageRate(
-                settings.LIVE_CLIENT_MESSAGES_PER_MINUTE + settings.CHAT_MESSAGES_PER_MINUTE, burst=2 * BURST
+                settings.LIVE_CLIENT_MESSAGES_PER_MINUTE + settings.CHAT_MESSAGES_PER_MINUTE,
+                burst=BURST + CHAT_BURST,
             )
         else:
             self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
