@@ -267,6 +267,18 @@ LIVE_REPLAY_LIMIT = env.int("LIVE_REPLAY_LIMIT", default=200)
 # it shows (it shows each once): on PostgreSQL a transaction may commit after a later one (0: off).
 LIVE_REPLAY_OVERLAP_SECONDS = env.int("LIVE_REPLAY_OVERLAP_SECONDS", default=10)
 
+# --- Chat (the portal's chat panel; tickets/chats.py) -----------------------------------------------
+# A chat with no message for this many minutes has gone quiet: the customer is mailed its transcript and
+# a link to the ticket, once (the quiet sweep, every minute).
+CHAT_QUIET_MINUTES = env.int("CHAT_QUIET_MINUTES", default=15)
+# A chat line sent over the socket: the largest message (a 5,000-character line, JSON-escaped), and how
+# many lines a minute (with a burst of 10); faster lines are refused with a field error, not saved.
+CHAT_MESSAGE_MAX_BYTES = env.int("CHAT_MESSAGE_MAX_BYTES", default=32768)
+CHAT_MESSAGES_PER_MINUTE = env.int("CHAT_MESSAGES_PER_MINUTE", default=20)
+# An agent counts as online while a console page of theirs holds a socket; a socket that stops sending
+# heartbeats (every 25 s: a crashed browser, a killed server) drops out after this many seconds.
+AGENT_PRESENCE_SECONDS = env.int("AGENT_PRESENCE_SECONDS", default=75)
+
 # --- Authentication ---------------------------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [

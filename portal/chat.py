@@ -1,91 +1,102 @@
-"""Chat with support: a JSON endpoint the portal's chat panel polls and posts to.
+"""Chat with support: the JSON endpoint behind the portal's chat panel.
 
-A chat is a chat-channel ticket. The first message opens it; later ones are replies on it; an agent's
-public reply (made in the console) shows in the panel at the next poll. No extra server is needed.
+`GET /portal/chat/` is the panel's state when it opens: the chat in progress (its ticket, its lines, the
+event id to follow it from on the ticket's socket `/ws/tickets/<id>/`), the open tickets the customer may
+continue on, the severities with their definitions, and what the panel promises ("An agent is online", or
+"We'll answer by …" in the customer's time zone from the chart and the calendar).
+
+`POST /portal/chat/` sends a line where the socket cannot: `ticket` (a reference) continues on one of
+the customer's open tickets; without it the line opens a new conversation and `subject` and `severity`
+are required. Bad input is a 400 `{"errors": {field: [text, ...]}}`; a line sent answers 201 with the
+state. While the socket is up, the panel sends lines over it instead (`tickets.live.consumers`), through
+the same service.
 """
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from portal.access import customer_required
-from portal.forms import ChatMessageForm
-from portal.selectors import current_chat
-from tickets import services
-from tickets.models import Channel, Severity
-from tickets.selectors import ticket_messages_after
-
-#: How many messages one poll returns at most (the panel asks again for the rest).
-MAX_MESSAGES = 100
+from portal.forms import ChatLineForm
+from tickets import chats, services
+from tickets.models import SEVERITY_DEFINITIONS, Severity, Ticket
+from tickets.selectors import last_event_id
 
 
 @never_cache
 @customer_required
 @require_http_methods(["GET", "POST"])
 def chat(request):
-    if request.method == "POST":
-        form = ChatMessageForm(request.POST)
-        if not form.is_valid():
-            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
-        body = form.cleaned_data["body"].strip()
-        ticket = current_chat(request.user)
-        # A line that opens a new chat (none yet, or the last one was resolved) gets the whole new chat
-        # back: the panel's `after` counts the previous chat's messages and would leave out the opening line.
-        after = -1 if ticket is None else _after(request.POST.get("after"))
-        try:
+    if request.method == "GET":
+        return JsonResponse(state(request.user))
+    form = ChatLineForm(request.POST)
+    if not form.is_valid():
+        return _errors(
+            {
+                field: [e["message"] for e in problems]
+                for field, problems in form.errors.get_json_data().items()
+            }
+        )
+    data = form.cleaned_data
+    try:
+        if data["ticket"]:
+            ticket = Ticket.objects.visible_to(request.user).by_reference(data["ticket"]).first()
             if ticket is None:
-                ticket = services.ticket_create(
-                    requester=request.user,
-                    subject=_subject(body),
-                    description=body,
-                    severity=Severity.S3,
-                    channel=Channel.CHAT,
-                )
-            else:
-                services.ticket_reply(ticket=ticket, author=request.user, body=body, channel=Channel.CHAT)
-        except ValidationError as exc:
-            return JsonResponse(
-                {"errors": exc.message_dict if hasattr(exc, "error_dict") else exc.messages}, status=400
+                return _errors({"ticket": [f"You have no ticket {data['ticket']}; choose one of yours."]})
+            services.chat_post(customer=request.user, ticket=ticket, body=data["body"])
+        else:
+            services.chat_start(
+                customer=request.user, subject=data["subject"], severity=data["severity"], body=data["body"]
             )
-        return JsonResponse(_state(ticket, request.user, after=after), status=201)
-    return JsonResponse(
-        _state(current_chat(request.user), request.user, after=_after(request.GET.get("after")))
-    )
+    except ValidationError as exc:
+        return _errors(exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages})
+    except PermissionDenied:
+        return _errors({"ticket": ["You cannot chat on this ticket."]})
+    return JsonResponse(state(request.user), status=201)
 
 
-def _state(ticket, viewer, *, after: int) -> dict:
-    if ticket is None:
-        return {"ticket": None, "messages": []}
-    lines = []
-    if after < 0:  # the opening message is the ticket's description
-        lines.append(_line(0, "customer", ticket.requester, ticket.description, ticket.created_at))
-    for message in ticket_messages_after(ticket, viewer=viewer, after=max(after, 0))[:MAX_MESSAGES]:
-        lines.append(_line(message.pk, message.author_role, message.author, message.body, message.created_at))
+def state(customer) -> dict:
+    """The panel's state for `customer` now (see the module's docstring)."""
+    chat = chats.chat_in_progress(customer)
+    ticket = chat.ticket if chat is not None else None
+    after = last_event_id(ticket) if ticket is not None else 0  # before the lines: later ones come live
     return {
-        "ticket": {
-            "reference": ticket.reference,
-            "status": ticket.get_status_display(),
-            "url": f"/portal/tickets/{ticket.reference}/",
-        },
-        "messages": lines,
+        "you": customer.get_full_name() or customer.get_username(),
+        "ticket": _ticket(ticket) if ticket is not None else None,
+        "after": after,
+        "messages": chats.chat_lines(chat) if chat is not None else [],
+        "open_tickets": [_ticket(t) for t in chats.tickets_to_continue(customer)],
+        "availability": chats.availability(customer, ticket=ticket).as_json(),
+        "severities": [
+            {"code": s.value, "label": s.label, "definition": SEVERITY_DEFINITIONS[s]} for s in Severity
+        ],
     }
 
 
-def _line(pk, role, author, body, created_at) -> dict:
-    name = (author.get_full_name() or author.get_username()) if author else "Support"
-    return {"id": pk, "role": role, "author": name, "body": body, "created_at": created_at.isoformat()}
+def _ticket(ticket: Ticket) -> dict:
+    return {
+        "id": ticket.pk,
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "severity": ticket.severity,
+        "status": ticket.get_status_display(),
+        "url": reverse("portal:ticket", args=[ticket.reference]),
+        "socket": f"/ws/tickets/{ticket.pk}/",
+        "poll": reverse("live:ticket_updates", args=[ticket.pk]),
+    }
 
 
-def _after(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
-
-
-def _subject(body: str) -> str:
-    first_line = body.splitlines()[0] if body else "Chat"
-    return f"Chat: {first_line[:80]}"
+def _errors(errors: dict) -> JsonResponse:
+    return JsonResponse(
+        {
+            "errors": {
+                field: list(texts) if isinstance(texts, list | tuple) else [texts]
+                for field, texts in errors.items()
+            }
+        },
+        status=400,
+    )

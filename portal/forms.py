@@ -177,8 +177,23 @@ class ReplyForm(forms.Form):
         self.fields["attachments"].help_text = attachments_help()
 
 
-class ChatMessageForm(forms.Form):
-    body = forms.CharField(max_length=5000)
+class ChatLineForm(forms.Form):
+    """A line in the chat panel: on one of the customer's open tickets (`ticket`, its reference), or the
+    first line of a new conversation, which says what it is about and how bad it is."""
+
+    body = forms.CharField(max_length=5000, error_messages={"required": "Write a message."})
+    ticket = forms.CharField(max_length=24, required=False)
+    subject = forms.CharField(max_length=200, required=False)
+    severity = forms.ChoiceField(choices=Severity.choices, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("ticket"):
+            if not (data.get("subject") or "").strip() and "subject" not in self.errors:
+                self.add_error("subject", "Say in one line what it is about.")
+            if not data.get("severity") and "severity" not in self.errors:
+                self.add_error("severity", "Choose how bad it is: S1 to S5.")
+        return data
 
 
 #: The reset mail (the view names them to Django's; the worker sends with them: portal/password_reset.py).

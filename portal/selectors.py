@@ -1,12 +1,13 @@
-"""Reads for the portal: a customer's tickets and their chat. A ticket's conversation, files and timeline
-come from `tickets.selectors`, which the console and the API share (one rule for what a customer sees)."""
+"""Reads for the portal: a customer's tickets (their chat is read by `tickets.chats`). A ticket's
+conversation, files and timeline come from `tickets.selectors`, which the console and the API share
+(one rule for what a customer sees)."""
 
 from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
 
 from sla.models import TicketClock
-from tickets.models import Channel, Status, Ticket, parse_reference
+from tickets.models import Status, Ticket, parse_reference
 
 
 def customer_tickets(
@@ -43,17 +44,5 @@ def customer_ticket(user, reference: str) -> Ticket | None:
         Ticket.objects.visible_to(user)
         .by_reference(reference)
         .select_related("organization", "requester")
-        .first()
-    )
-
-
-def current_chat(user) -> Ticket | None:
-    """The customer's chat in progress: their latest chat ticket that is not resolved or closed, among the
-    tickets they may see (a chat left in an organization they have since left stays there)."""
-    return (
-        Ticket.objects.visible_to(user)
-        .filter(requester=user, channel=Channel.CHAT)
-        .open()
-        .order_by("-created_at")
         .first()
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sla.calendars import calendar_for, policy, response_target
 from sla.models import ClockState, Metric, TicketClock
 
 
@@ -77,3 +78,28 @@ def _lines(clocks: list[TicketClock], tz: ZoneInfo) -> list[Promise]:
 
 def first_response_promise(clocks: list[TicketClock], tz: ZoneInfo) -> Promise | None:
     return next((p for p in promises(clocks, tz) if p.metric == Metric.FIRST_RESPONSE), None)
+
+
+def first_response_due(
+    severity: str, *, at: datetime, policy_id: int | None = None, calendar_id: int | None = None
+) -> datetime | None:
+    """When a ticket of `severity` raised at `at` would be answered by: the first-response target of the
+    policy's chart, counted on its clock (24/7, or the business calendar with its holidays). None when the
+    chart sets no first-response target for that severity.
+
+    `calendar_id`: the calendar to count on (a ticket's own); without one, the policy's."""
+    row = response_target(severity, policy_id)
+    target = row.target(Metric.FIRST_RESPONSE) if row is not None else None
+    if target is None:
+        return None
+    duration, clock = target
+    if calendar_id is None:
+        calendar_id = policy(policy_id).calendar_id
+    return calendar_for(clock, calendar_id).add(at, duration, [])
+
+
+def answer_by_text(due: datetime | None, tz: ZoneInfo) -> str:
+    """ "We'll answer by <weekday, date, time> (<time zone>)." as the chat panel says it."""
+    if due is None:
+        return "We'll answer as soon as we can."
+    return f"We'll answer by {local_format(due, tz)}."

@@ -118,6 +118,7 @@ def shipped_defaults(transactional_db):
     importlib.import_module("sla.migrations.0002_shipped_defaults").schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0007_webhook_outbox").schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0008_housekeeping_schedule").schedule_housekeeping(apps, None)
+    importlib.import_module("tickets.migrations.0016_chats").schedule_quiet_chats(apps, None)
     ensure_agents_group()
     clear_cache()
 

@@ -35,7 +35,7 @@ from django.template.loader import render_to_string
 from helpdesk import outbox
 from sla.models import Metric
 from sla.promises import first_response_promise
-from tickets.models import Message, OutgoingEmail, Severity, Status, Ticket
+from tickets.models import Chat, Message, OutgoingEmail, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket
 
 logger = logging.getLogger(__name__)
@@ -62,10 +62,14 @@ def queue_ticket_received(ticket: Ticket) -> OutgoingEmail:
 
 
 def queue_agent_reply(message: Message) -> OutgoingEmail | None:
-    """An agent's public reply, mailed to the requester; None for an internal note (never mailed)."""
+    """An agent's public reply, mailed to the requester; None for an internal note (never mailed), and
+    None while the requester chats on the ticket: the reply reaches their chat panel at once, and the
+    chat's transcript, mailed when it goes quiet, carries it (`queue_chat_transcript`)."""
     if message.internal:
         return None
     ticket = message.ticket
+    if Chat.objects.filter(ticket=ticket, customer_id=ticket.requester_id, ended_at__isnull=True).exists():
+        return None
     return _queue(
         ticket,
         OutgoingEmail.Kind.AGENT_REPLY,
@@ -83,6 +87,16 @@ def queue_status_changed(ticket: Ticket, previous: str, current: str) -> Outgoin
         OutgoingEmail.Kind.STATUS_CHANGED,
         message_id=notification_id(ticket, f"status-{current}"),
         data={"previous": previous, "current": current},
+    )
+
+
+def queue_chat_transcript(chat: Chat) -> OutgoingEmail:
+    """A chat that went quiet: its transcript and a link to the ticket, to the customer who chatted."""
+    return _queue(
+        chat.ticket,
+        OutgoingEmail.Kind.CHAT_TRANSCRIPT,
+        message_id=notification_id(chat.ticket, "chat", chat.pk),
+        data={"chat": chat.pk},
     )
 
 
@@ -130,6 +144,11 @@ def _send_row(email: OutgoingEmail) -> None:
         mail = ticket_received_email(ticket, message_id=email.msgid)
     elif email.kind == OutgoingEmail.Kind.AGENT_REPLY:
         mail = agent_reply_email(ticket, email.message, message_id=email.msgid)
+    elif email.kind == OutgoingEmail.Kind.CHAT_TRANSCRIPT:
+        chat = Chat.objects.select_related("customer").filter(pk=email.data.get("chat")).first()
+        if chat is None:
+            raise outbox.Withdrawn("The chat is gone.")
+        mail = chat_transcript_email(chat, message_id=email.msgid)
     else:
         previous, current = email.data["previous"], email.data["current"]
         mail = status_changed_email(ticket, previous, current, message_id=email.msgid)
@@ -178,10 +197,12 @@ def _compose(
     context: dict,
     message_id: str,
     automatic: bool,
+    recipient_user=None,
 ) -> EmailMessage:
-    """The email to the ticket's requester. Raises helpdesk.outbox.Withdrawn when there is nobody to send
-    it to: no address, or a requester who may no longer see the ticket."""
-    requester = ticket.requester
+    """The email to the ticket's requester (or `recipient_user`, a customer who may see it). Raises
+    helpdesk.outbox.Withdrawn when there is nobody to send it to: no address, or a person who may no
+    longer see the ticket."""
+    requester = recipient_user or ticket.requester
     recipient = requester.email
     if not recipient:
         raise outbox.Withdrawn("The requester has no email address.")
@@ -248,6 +269,56 @@ def status_changed_email(
         message_id=message_id or notification_id(ticket, f"status-{current}"),
         automatic=True,
     )
+
+
+def chat_transcript_email(chat: Chat, *, message_id: str | None = None) -> EmailMessage:
+    """The transcript of a chat that went quiet, to the customer who chatted: their lines and the public
+    replies from its start to its end (never an internal note), in their organization's time zone."""
+    ticket = chat.ticket
+    tz = ticket.organization.zoneinfo
+    return _compose(
+        ticket,
+        subject=f"Your chat: {ticket.subject}",
+        template="tickets/email/chat_transcript.txt",
+        context={
+            "lines": chat_transcript(chat),
+            "timezone": tz.key.replace("_", " "),
+            "recipient_name": _customer_name(chat.customer),
+        },
+        message_id=message_id or notification_id(ticket, "chat", chat.pk),
+        automatic=True,
+        recipient_user=chat.customer,
+    )
+
+
+def chat_transcript(chat: Chat) -> list[dict]:
+    """A chat's lines as the customer saw them: who, when (their organization's time), what."""
+    ticket = chat.ticket
+    tz = ticket.organization.zoneinfo
+    lines = []
+    if chat.opened_ticket:
+        lines.append(
+            {"who": _customer_name(ticket.requester), "at": ticket.created_at, "body": ticket.description}
+        )
+    messages = ticket.messages.public().filter(created_at__gte=chat.started_at).select_related("author")
+    if chat.ended_at is not None:
+        messages = messages.filter(created_at__lte=chat.ended_at)
+    for message in messages.order_by("created_at", "pk"):
+        if message.author_role == Message.AuthorRole.AGENT:
+            who = f"{(message.author.get_full_name() if message.author else '') or 'Support'} (support)"
+        elif message.author_role == Message.AuthorRole.SYSTEM:
+            who = "Support"
+        else:
+            who = _customer_name(message.author)
+        lines.append({"who": who, "at": message.created_at, "body": message.body})
+    for line in lines:
+        local = line["at"].astimezone(tz)
+        line["when"] = f"{local:%b} {local.day}, {local:%H:%M}"
+    return lines
+
+
+def _customer_name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user else "You"
 
 
 def send_ticket_received(ticket: Ticket) -> None:

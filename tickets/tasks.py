@@ -9,9 +9,17 @@ from __future__ import annotations
 from celery import shared_task
 
 from tickets import housekeeping as chores
+from tickets import services
 
 
 @shared_task(acks_late=True, expires=3600)
 def housekeeping() -> dict:
     """Run by beat once a day (see tickets/housekeeping.py)."""
     return chores.run().__dict__
+
+
+@shared_task(acks_late=True, expires=120)
+def end_quiet_chats() -> int:
+    """Run by beat every minute: chats with no message for CHAT_QUIET_MINUTES get their transcript
+    mailed, once (tickets.services.chats.chats_end_quiet)."""
+    return services.chats_end_quiet()

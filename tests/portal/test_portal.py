@@ -273,25 +273,82 @@ def test_empty_reply_is_a_field_error(customer_client, requester):
     assert response.status_code == 400 and "body" in response.context["reply_form"].errors
 
 
-def test_chat_opens_a_chat_ticket_and_shows_agent_replies(customer_client, requester, agent):
+def test_chat_starts_a_new_conversation_with_a_subject_and_a_severity(customer_client, requester, agent):
     url = reverse("portal:chat")
-    assert customer_client.get(url).json() == {"ticket": None, "messages": []}
-    started = customer_client.post(url, {"body": "Hi, our calendar sync is down"})
+    state = customer_client.get(url).json()
+    assert (state["ticket"], state["messages"], state["open_tickets"]) == (None, [], [])
+    assert [s["code"] for s in state["severities"]] == ["S1", "S2", "S3", "S4", "S5"]
+    assert state["severities"][0]["definition"].startswith("Service unusable")
+    assert set(state["availability"]["by_severity"]) == {"S1", "S2", "S3", "S4", "S5"}
+    assert state["availability"]["text"].startswith("We'll answer by")  # nobody has the console open
+
+    started = customer_client.post(
+        url, {"body": "Hi, our calendar sync is down", "subject": "Calendar sync down", "severity": "S2"}
+    )
     assert started.status_code == 201
     ticket = Ticket.objects.get(channel=Channel.CHAT)
-    assert started.json()["ticket"]["reference"] == ticket.reference
-    assert [m["body"] for m in started.json()["messages"]] == ["Hi, our calendar sync is down"]
-    customer_client.post(url, {"body": "It started at 9", "after": "0"})
-    reply = ticket_reply(ticket=ticket, author=agent, body="Looking now")
-    lines = customer_client.get(url, {"after": "0"}).json()["messages"]
-    assert [line["body"] for line in lines] == ["It started at 9", "Looking now"]
-    assert lines[-1]["role"] == "agent" and lines[-1]["id"] == reply.pk
-    assert customer_client.get(url, {"after": str(reply.pk)}).json()["messages"] == []
+    assert (ticket.subject, ticket.severity) == ("Calendar sync down", "S2")
+    state = started.json()
+    assert state["ticket"]["reference"] == ticket.reference
+    assert state["ticket"]["socket"] == f"/ws/tickets/{ticket.pk}/"
+    assert [m["body"] for m in state["messages"]] == ["Hi, our calendar sync is down"]
+
+    customer_client.post(url, {"body": "It started at 9", "ticket": ticket.reference})
+    ticket_reply(ticket=ticket, author=agent, body="Looking now")
+    ticket_add_note(ticket=ticket, author=agent, body="internal: ask engineering")
+    lines = customer_client.get(url).json()["messages"]
+    assert [line["body"] for line in lines] == [
+        "Hi, our calendar sync is down",
+        "It started at 9",
+        "Looking now",
+    ]
+    assert lines[-1]["role"] == "agent" and lines[-1]["author"].endswith("(support)")
 
 
-def test_chat_rejects_empty_message(customer_client):
-    response = customer_client.post(reverse("portal:chat"), {"body": ""})
-    assert response.status_code == 400 and "body" in response.json()["errors"]
+def test_chat_continues_on_an_open_ticket_instead_of_opening_another(customer_client, requester):
+    s1 = ticket_create(requester=requester, subject="Nothing loads", description="Since 9.", severity="S1")
+    state = customer_client.get(reverse("portal:chat")).json()
+    assert [(t["reference"], t["subject"], t["status"]) for t in state["open_tickets"]] == [
+        (s1.reference, "Nothing loads", "New")
+    ]
+    response = customer_client.post(
+        reverse("portal:chat"), {"body": "Hi, is anyone there?", "ticket": s1.reference}
+    )
+    assert response.status_code == 201
+    assert response.json()["ticket"]["reference"] == s1.reference
+    assert Ticket.objects.count() == 1
+    assert s1.messages.get().channel == Channel.CHAT
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"body": ""}, "body"),
+        ({"body": "x" * 5001, "ticket": "HD-1"}, "body"),
+        ({"body": "Hi", "severity": "S3"}, "subject"),
+        ({"body": "Hi", "subject": "Down"}, "severity"),
+        ({"body": "Hi", "subject": "Down", "severity": "S7"}, "severity"),
+        ({"body": "Hi", "ticket": "HD-999999"}, "ticket"),
+        ({"body": "Hi", "ticket": "not a reference"}, "ticket"),
+    ],
+)
+def test_chat_answers_bad_input_with_a_400_naming_the_field(customer_client, data, field):
+    response = customer_client.post(reverse("portal:chat"), data)
+    assert response.status_code == 400
+    assert field in response.json()["errors"] and all(response.json()["errors"][field])
+    assert not Ticket.objects.exists()
+
+
+def test_chat_refuses_someone_elses_ticket_and_a_resolved_one(customer_client, requester, outsider, agent):
+    theirs = ticket_create(requester=outsider, subject="Theirs", description="x")
+    colleague = CustomerFactory(membership__organization=requester.membership.organization)
+    colleagues = ticket_create(requester=colleague, subject="A colleague's", description="x")
+    done = ticket_create(requester=requester, subject="Done", description="x")
+    ticket_change_status(ticket=done, actor=agent, status=Status.RESOLVED)
+    for ticket in (theirs, colleagues, done):
+        response = customer_client.post(reverse("portal:chat"), {"body": "Hi", "ticket": ticket.reference})
+        assert response.status_code == 400 and "ticket" in response.json()["errors"]
+    assert not Message.objects.exists()
 
 
 def test_response_targets_page_reads_the_chart(client, db):

@@ -29,7 +29,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import services
-from tickets.models import Event, Message, Severity, Status, Ticket
+from tickets.models import Chat, Event, Message, Severity, Status, Ticket
 from tickets.models.integrations import ApiToken, WebhookDelivery, WebhookSubscription
 from tickets.services.people import customer_update
 
@@ -334,45 +334,69 @@ def case_portal_reopen(w, role):
 
 
 @case("portal")
-def case_portal_chat_poll(w, role):
-    """The chat panel shows the customer's own chat only: organization A's admin does not get it either."""
+def case_portal_chat_state(w, role):
+    """The chat panel shows the customer's own chat only, and offers only the tickets they may see."""
+    # The requester's chat panel is on the ticket (the chat opened it).
+    Chat.objects.get_or_create(
+        ticket=w.ticket,
+        customer=w.requester_a,
+        ended_at=None,
+        defaults={
+            "started_at": w.ticket.created_at,
+            "opened_ticket": True,
+            "last_message_at": w.ticket.created_at,
+        },
+    )
     client = portal_client(w, role)
-    for after in ("-1", "0", "99999999999999999999"):
-        response = client.get("/portal/chat/", {"after": after})
-        if role.portal in ("login", "console"):
-            assert_refused_by_portal(response, role)
-            continue
-        assert response.status_code == 200
-        state = response.json()
-        if role.name == "requester_a":
-            assert state["ticket"]["reference"] == w.ref
-            if after != "99999999999999999999":
-                assert REPLY in json.dumps(state)
-            assert_no_internal(response)
-        else:
-            assert state == {"ticket": None, "messages": []}
+    response = client.get("/portal/chat/")
+    if role.portal in ("login", "console"):
+        assert_refused_by_portal(response, role)
+        return
+    assert response.status_code == 200
+    state = response.json()
+    offered = [ticket["reference"] for ticket in state["open_tickets"]]
+    if role.name == "requester_a":
+        assert state["ticket"]["reference"] == w.ref
+        assert REPLY in json.dumps(state["messages"])
+        assert w.ref in offered
+        assert_no_internal(response)
+    elif role.name == "admin_a":  # may see the ticket (and continue on it), but it is not their chat
+        assert state["ticket"] is None and state["messages"] == []
+        assert w.ref in offered
+        assert_no_internal(response)
+    else:
+        assert state["ticket"] is None and state["messages"] == []
+        assert w.ref not in offered
+        assert_nothing_of_the_ticket(response)
 
 
 @case("portal")
 def case_portal_chat_post(w, role):
-    """A chat line goes to the writer's own chat; it never lands on, nor answers with, another's."""
+    """A chat line goes on a ticket the writer may see, never on another's: naming someone else's ticket
+    is a 400 on the `ticket` field, and nothing is written to it."""
     user = getattr(w, role.session) if role.session else None
-    response = portal_client(w, role).post("/portal/chat/", {"body": "Hello, anyone there?", "after": "0"})
+    client = portal_client(w, role)
+    response = client.post("/portal/chat/", {"body": "Hello, anyone there?", "ticket": w.ref})
     if role.portal in ("login", "console"):
         assert_refused_by_portal(response, role)
         return
-    assert response.status_code == 201
-    state = response.json()
-    if role.name == "requester_a":
-        assert state["ticket"]["reference"] == w.ref
+    if role.name in ("requester_a", "admin_a"):
+        assert response.status_code == 201
+        assert response.json()["ticket"]["reference"] == w.ref
         assert ticket_messages_by(w, user) == 1
         assert_no_internal(response)
-    else:
-        assert state["ticket"]["reference"] != w.ref
-        assert_nothing_of_the_ticket(response)
-        assert ticket_messages_by(w, user) == 0
-        chat = Ticket.objects.get(requester=user, channel="chat")
-        assert chat.organization_id == user.membership.organization_id
+        return
+    assert response.status_code == 400 and "ticket" in response.json()["errors"]
+    assert_nothing_of_the_ticket(response)
+    assert ticket_messages_by(w, user) == 0
+    started = client.post(
+        "/portal/chat/", {"body": "Hello, anyone there?", "subject": "Hello", "severity": "S4"}
+    )
+    assert started.status_code == 201
+    assert started.json()["ticket"]["reference"] != w.ref
+    assert_nothing_of_the_ticket(started)
+    chat = Ticket.objects.get(requester=user, channel="chat")
+    assert chat.organization_id == user.membership.organization_id
 
 
 @case("portal")
@@ -815,17 +839,19 @@ def test_webhooks_hear_only_their_organization_and_never_a_note(
 
 def test_a_customer_moved_to_another_organization_leaves_its_chat_behind(w):
     """The chat panel reads through the same visibility as every page: the old organization's chat is
-    neither shown nor written to (writing to it was a 500: the reply service refuses)."""
+    neither shown nor offered nor written to."""
     customer_update(user=w.requester_a, organization=w.org_b)
     client = Client()
     client.force_login(w.requester_a)
-    assert client.get("/portal/chat/").json() == {"ticket": None, "messages": []}
-    response = client.post("/portal/chat/", {"body": "Hello again", "after": "0"})
+    state = client.get("/portal/chat/").json()
+    assert state["ticket"] is None and state["messages"] == []
+    assert w.ref not in [ticket["reference"] for ticket in state["open_tickets"]]
+    response = client.post("/portal/chat/", {"body": "Hello again", "ticket": w.ref})
+    assert response.status_code == 400 and "ticket" in response.json()["errors"]
+    response = client.post("/portal/chat/", {"body": "Hello again", "subject": "Hello", "severity": "S4"})
     assert response.status_code == 201
     assert response.json()["ticket"]["reference"] != w.ref
     assert_nothing_of_the_ticket(response)
-    assert not w.ticket.messages.filter(body="Hello again").exists()
-    assert client.get(f"/portal/tickets/{w.ref}/").status_code == 404
 
 
 def test_a_download_by_token_is_refused_as_the_api_refuses(w):

@@ -33,7 +33,7 @@ from tests.factories import PASSWORD, AgentFactory, CustomerFactory, Organizatio
 from tickets import services
 from tickets.admin.filters import QueueFilter
 from tickets.channels.email_in import REJECTED, process
-from tickets.models import Channel, Macro, Severity, Ticket
+from tickets.models import Macro, Severity, Ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -172,12 +172,9 @@ def load_payloads() -> Loaded:
     related = services.ticket_create(
         requester=customer, subject=evil("related subject", 200), description=evil("related description")
     )
-    chat = services.ticket_create(
-        requester=customer,
-        subject="Chat: hello",
-        description=evil("chat opening line"),
-        channel=Channel.CHAT,
-    )
+    chat = services.chat_start(
+        customer=customer, subject="Chat: hello", severity="S3", body=evil("chat opening line")
+    ).ticket
     macro = Macro.objects.create(name=evil("macro name", 100), body=evil("macro body") + " re {subject}")
     return Loaded(organization, customer, agent, ticket, related, chat, macro, intake)
 
@@ -263,12 +260,12 @@ def test_reply_form_sent_back_with_a_refused_file_escapes_the_body_and_the_file_
 def test_chat_answers_json_with_the_payloads_as_text(client, loaded):
     client.force_login(loaded.customer)
     services.ticket_reply(ticket=loaded.chat, author=loaded.agent, body=evil("agent chat reply"))
-    response = client.get(reverse("portal:chat"), {"after": "-1"})
+    response = client.get(reverse("portal:chat"))
     assert response["Content-Type"] == "application/json"
     lines = response.json()["messages"]
     assert [line["body"] for line in lines] == [evil("chat opening line"), evil("agent chat reply")]
     assert lines[0]["author"] == loaded.customer_name
-    assert lines[1]["author"] == loaded.agent_name
+    assert lines[1]["author"] == f"{loaded.agent_name} (support)"
 
 
 # --- The agent console -----------------------------------------------------------------------------
@@ -475,7 +472,9 @@ def test_page_scripts_insert_text_never_markup(script):
 def test_the_chat_and_the_console_render_bodies_with_text_content():
     chat = (ROOT / "portal/static/portal/portal.js").read_text()
     conversation = (ROOT / "tickets/static/tickets/conversation.js").read_text()
-    assert "text.textContent = line.body" in chat and "who.textContent = line.author" in chat
+    # Every node the chat panel builds goes through `element`, which sets text only.
+    assert "node.textContent = text" in chat and "lineRow(line.role, line.author, line.body)" in chat
+    assert 'row.appendChild(element("div", "text", text))' in chat
     assert "body.textContent = message.body" in conversation
 
 
@@ -563,7 +562,7 @@ def test_no_payload_runs_in_the_portal_or_the_console(live_server, browser):
             services.macro_render(macro=loaded.macro, ticket=loaded.ticket, agent=loaded.agent)
         )
 
-        # New lines while both pages poll: the chat panel (1.5 s) and the console's conversation (3 s).
+        # New lines while both pages poll (Django's test server has no sockets): every 3 s.
         services.ticket_reply(ticket=loaded.chat, author=loaded.agent, body=evil("live chat reply"))
         services.ticket_reply(
             ticket=Ticket.objects.get(pk=loaded.ticket.pk), author=loaded.customer, body=evil("live reply")

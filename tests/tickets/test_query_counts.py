@@ -56,11 +56,11 @@ def test_ticket_creation(requester):
     assert warm_count(run) == 9
 
 
-@pytest.mark.parametrize(("severity", "expected"), [(Severity.S3, 11), (Severity.S2, 12)])
+@pytest.mark.parametrize(("severity", "expected"), [(Severity.S3, 12), (Severity.S2, 13)])
 def test_agent_first_public_reply(requester, agent, severity, expected):
-    # Lock, message, three events (replied, status, first response met), the reply's email, the clocks
-    # read once, first_response met (S2: next_update started), the ticket saved once with its due time;
-    # savepoint and release.
+    # Lock, message, three events (replied, status, first response met), whether the requester is
+    # chatting on it (no email then), the reply's email, the clocks read once, first_response met (S2:
+    # next_update started), the ticket saved once with its due time; savepoint and release.
     def run(counted):
         ticket = new_ticket(requester, severity)
         with counted():
@@ -83,7 +83,9 @@ def test_console_reply_send_and_set_pending(client, requester, agent):
         ticket.refresh_from_db()
         assert ticket.status == Status.PENDING
 
-    assert warm_count(run) == 18  # two emails (the reply, the move to pending) and the met event
+    # Two emails (the reply, after checking that the requester is not chatting; the move to pending) and
+    # the met event.
+    assert warm_count(run) == 19
 
 
 def test_api_patch_severity_assignee_status(requester, agent, monkeypatch):

@@ -18,6 +18,7 @@ from django.utils.html import format_html
 
 from sla.display import clock_status, countdown_html, ticket_sla_html
 from tickets import intake, selectors, services
+from tickets.admin import chats
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
 from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
@@ -212,6 +213,12 @@ class TicketAdmin(admin.ModelAdmin):
             ),
             path(
                 "take-next/", self.admin_site.admin_view(self.take_next_view), name="tickets_ticket_take_next"
+            ),
+            path("chats/", self.admin_site.admin_view(chats.queue_view(self)), name="tickets_ticket_chats"),
+            path(
+                "chats/<int:chat_id>/accept/",
+                self.admin_site.admin_view(chats.accept_view(self)),
+                name="tickets_ticket_chat_accept",
             ),
             re_path(r"^[^/]+/reply/$", self.admin_site.admin_view(_no_such_ticket)),
             *super().get_urls(),

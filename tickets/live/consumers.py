@@ -16,7 +16,15 @@ A socket's life:
    `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
    LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
    (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
-5. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
+5. **Chat** (a ticket's socket, customers): `{"type": "chat", "body", "ref"}` is a chat line on the
+   ticket (`tickets.services.chat_post`, as the portal's chat endpoint writes it), answered
+   `{"type": "chat_sent", "ref", "message"}` or `{"type": "chat_error", "ref", "errors": {field: [...]}}`;
+   the line itself comes back as the ticket's event, like everyone else's. Such sockets take messages up
+   to CHAT_MESSAGE_MAX_BYTES, and CHAT_MESSAGES_PER_MINUTE lines (a faster line is refused, not saved).
+6. **Agents online**: every agent's socket is kept in `tickets.presence` while open (renewed at each
+   heartbeat), so the chat panel can say "An agent is online"; its heartbeat (`"agents": true`) is
+   answered `{"type": "pong", "agents_online": true|false}` on a customer's ticket socket.
+7. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
    agents on the ticket (`{"type": "presence", "user", "name", "here"}`); those already there answer the
    newcomer. Customers are never told who of the support team is looking.
 """
@@ -28,12 +36,17 @@ import time
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 
+from tickets import presence, services
+from tickets.chats import has_agent_online
 from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
 from tickets.live_updates import Announcement
+from tickets.models import Ticket
 from tickets.permissions import is_agent
 
 #: Close codes (4000-4999 are the application's; the page's script knows them).
@@ -43,6 +56,8 @@ CLOSE_TOO_MANY_MESSAGES = 4429
 CLOSE_MESSAGE_TOO_BIG = 1009
 #: Client messages allowed at once before the per-minute rate applies.
 BURST = 5
+#: Chat lines allowed at once (a person sends a few short lines in a row) before CHAT_MESSAGES_PER_MINUTE.
+CHAT_BURST = 10
 #: How many delivered event ids a socket remembers, so an event replayed and then announced is sent once.
 REMEMBERED_IDS = 2000
 
@@ -72,6 +87,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     #: Whether the page may say its viewer is typing, and agents see who else is on it (a ticket's page).
     accepts_typing = False
     shows_presence = False
+    #: Whether a customer may send chat lines on it (a ticket's socket).
+    accepts_chat = False
 
     def make_stream(self) -> Stream:
         raise NotImplementedError
@@ -79,7 +96,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.delivered: OrderedDict[int, None] = OrderedDict()
-        self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
+        if self.accepts_chat:  # chat lines have a bucket of their own, on top of the heartbeats' and typing's
+            self.chat_rate = MessageRate(settings.CHAT_MESSAGES_PER_MINUTE, burst=CHAT_BURST)
+            self.rate = MessageRate(
+                settings.LIVE_CLIENT_MESSAGES_PER_MINUTE + settings.CHAT_MESSAGES_PER_MINUTE,
+                burst=BURST + CHAT_BURST,
+            )
+        else:
+            self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
         self.stream = self.make_stream()
         session = self.scope.get("session")
         self.session_key = getattr(session, "session_key", None)
@@ -96,6 +120,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
         await self.accept()
+        if self.viewer_is_agent:
+            await _agent_here(self.viewer_id, self.channel_name)
         if self.shows_presence and self.viewer_is_agent:
             await self._presence(here=True, answer=True)
         after = _after(self.scope.get("query_string", b""))
@@ -103,6 +129,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self._catch_up(after, overlap=True)
 
     async def disconnect(self, code: int) -> None:
+        if self.joined and self.viewer_is_agent:
+            await sync_to_async(presence.agent_gone, thread_sensitive=False)(socket=self.channel_name)
         if self.joined and self.shows_presence and self.viewer_is_agent:
             await self._presence(here=False)
         for group in self.joined:
@@ -113,27 +141,45 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.joined:  # refused, and being closed
             return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
-        if size > settings.LIVE_CLIENT_MESSAGE_MAX_BYTES:
+        limit = settings.LIVE_CLIENT_MESSAGE_MAX_BYTES
+        if self.accepts_chat and not self.viewer_is_agent:
+            limit = max(limit, settings.CHAT_MESSAGE_MAX_BYTES)
+        if size > limit:
             await self.close(CLOSE_MESSAGE_TOO_BIG)
             return
         if not self.rate.allow():
             await self.close(CLOSE_TOO_MANY_MESSAGES)
             return
         message = _client_message(text_data)
-        if message is None or (message[0] == "typing" and not self.accepts_typing):
+        if size > settings.LIVE_CLIENT_MESSAGE_MAX_BYTES and (message is None or message[0] != "chat"):
+            await self.close(CLOSE_MESSAGE_TOO_BIG)  # only a chat line may be longer than a heartbeat
+            return
+        if (
+            message is None
+            or (message[0] == "typing" and not self.accepts_typing)
+            or (message[0] == "chat" and not self.accepts_chat)
+        ):
             await self.close(CLOSE_BAD_MESSAGE)
             return
         kind, value = message
         if kind == "typing":
             await self._typing(internal=bool(value) and self.viewer_is_agent)
             return
+        if kind == "chat":
+            await self._chat(*value)
+            return
+        if self.viewer_is_agent:
+            await _agent_here(self.viewer_id, self.channel_name)
         after = value
         # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         if after is not None:
             await self._catch_up(after)
-        await self.send(text_data=json.dumps({"type": "pong"}))
+        pong = {"type": "pong"}
+        if kind == "ping_agents" and self.accepts_chat and not self.viewer_is_agent:
+            pong["agents_online"] = await database_sync_to_async(has_agent_online)()  # the chat panel's
+        await self.send(text_data=json.dumps(pong))
 
     async def live_event(self, message: dict) -> None:
         """An announcement from the channel layer (`tickets.live_updates`)."""
@@ -198,6 +244,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
             "answer": answer,  # whether those already here should say so
         }
 
+    async def _chat(self, body, ref: str) -> None:
+        if not self.chat_rate.allow():
+            errors = {"body": ["You are sending messages faster than we can take them; wait a moment."]}
+            await self.send(text_data=json.dumps({"type": "chat_error", "ref": ref, "errors": errors}))
+            return
+        refused, answer = await database_sync_to_async(self._post_chat_line)(body)
+        if refused:
+            await self.close(refused)
+            return
+        await self.send(text_data=json.dumps({"ref": ref, **answer}))
+
     async def _typing(self, *, internal: bool) -> None:
         message = {
             "type": "live.typing",
@@ -240,6 +297,25 @@ class LiveConsumer(AsyncWebsocketConsumer):
         event = self.stream.event(viewer, event_id)
         return None, (self.stream.render(event, viewer=viewer) if event is not None else None)
 
+    def _post_chat_line(self, body) -> tuple[int | None, dict | None]:
+        """A customer's chat line on the socket's ticket, through the same service as the chat endpoint."""
+        viewer, refused = self._current_viewer()
+        if refused:
+            return refused, None
+        if self.viewer_is_agent:
+            return None, _chat_error("body", "Agents answer from the ticket's reply box in the console.")
+        if not isinstance(body, str):
+            return None, _chat_error("body", "Write a message.")
+        ticket = Ticket.objects.filter(pk=self.stream.ticket_id).first()
+        try:
+            message = services.chat_post(customer=viewer, ticket=ticket, body=body)
+        except PermissionDenied:
+            return Stream.refused_code, None
+        except ValidationError as exc:
+            errors = exc.message_dict if hasattr(exc, "error_dict") else {"body": exc.messages}
+            return None, {"type": "chat_error", "errors": errors}
+        return None, {"type": "chat_sent", "message": message.pk}
+
     def _missed(self, after: int, overlap: bool) -> tuple[int | None, list[dict] | None]:
         viewer, refused = self._current_viewer()
         if refused:
@@ -275,6 +351,7 @@ class TicketConsumer(LiveConsumer):
 
     accepts_typing = True
     shows_presence = True
+    accepts_chat = True
 
     def make_stream(self) -> Stream:
         return TicketStream(int(self.scope["url_route"]["kwargs"]["ticket_id"]))
@@ -287,6 +364,15 @@ class TicketListConsumer(LiveConsumer):
         return TicketListStream()
 
 
+async def _agent_here(user_id: int, socket: str) -> None:
+    """Keep the agent's socket among those online (`tickets.presence`): at connect and each heartbeat."""
+    await sync_to_async(presence.agent_here, thread_sensitive=False)(user_id=user_id, socket=socket)
+
+
+def _chat_error(field: str, text: str) -> dict:
+    return {"type": "chat_error", "errors": {field: [text]}}
+
+
 def _after(query_string: bytes) -> int | None:
     """The `after` parameter: the last event id the page shows (None: nothing to catch up on)."""
     values = parse_qs(query_string.decode("latin-1")).get("after")
@@ -294,7 +380,8 @@ def _after(query_string: bytes) -> int | None:
 
 
 def _client_message(text: str | None) -> tuple[str, object] | None:
-    """("ping", after or None) or ("typing", internal); None for anything else."""
+    """("ping" or "ping_agents", after or None), ("typing", internal) or ("chat", (body, ref)); None for
+    anything else."""
     try:
         message = json.loads(text) if text is not None else None
     except ValueError:
@@ -304,12 +391,19 @@ def _client_message(text: str | None) -> tuple[str, object] | None:
     if message.get("type") == "typing":
         internal = message.get("internal", False)
         return ("typing", internal) if isinstance(internal, bool) else None
+    if message.get("type") == "chat":
+        ref = message.get("ref", "")
+        if not isinstance(ref, str) or len(ref) > 64:
+            return None
+        return ("chat", (message.get("body"), ref))
     if message.get("type") != "ping":
         return None
+    # The chat panel's heartbeat also asks whether an agent is online.
+    kind = "ping_agents" if message.get("agents") is True else "ping"
     if "after" not in message:
-        return ("ping", None)
+        return (kind, None)
     after = _event_id(message["after"])
-    return None if after is None else ("ping", after)
+    return None if after is None else (kind, after)
 
 
 def _event_id(value) -> int | None:

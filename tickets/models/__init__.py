@@ -1,5 +1,6 @@
 """The ticket domain's models, one module per concern."""
 
+from .chats import Chat
 from .choices import (
     OPEN_STATUSES,
     SEVERITY_DEFINITIONS,
@@ -28,6 +29,7 @@ __all__ = [
     "Attachment",
     "Candidate",
     "Channel",
+    "Chat",
     "Event",
     "IdempotencyRecord",
     "ImpactScope",

@@ -20,13 +20,14 @@ class OutgoingEmail(outbox.DeliveryRow):
         TICKET_RECEIVED = "received", "Ticket received"
         AGENT_REPLY = "reply", "Agent reply"
         STATUS_CHANGED = "status", "Status changed"
+        CHAT_TRANSCRIPT = "chat", "Chat transcript"
 
     Status = outbox.Status
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
     message = models.ForeignKey(Message, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    # The status change's `previous` and `current`.
+    # The status change's `previous` and `current`; a chat transcript's `chat` (a Chat's id).
     data = models.JSONField(default=dict, blank=True)
     msgid = models.CharField("Message-ID", max_length=255)
     recipient = models.CharField(max_length=254, blank=True, help_text="Where it went, when it was sent.")

@@ -9,6 +9,7 @@ from .changes import (
     ticket_update,
     ticket_update_details,
 )
+from .chats import chat_accept, chat_post, chat_start, chats_end_quiet, check_open_for_chat
 from .checks import EDITABLE_FIELDS, INTAKE_FIELDS
 from .conversation import attachment_add, ticket_add_note, ticket_reply
 from .macros import macro_apply, macro_render
@@ -19,6 +20,11 @@ __all__ = [
     "INTAKE_FIELDS",
     "UNSET",
     "attachment_add",
+    "chat_accept",
+    "chat_post",
+    "chat_start",
+    "chats_end_quiet",
+    "check_open_for_chat",
     "macro_apply",
     "macro_render",
     "organization_apply_sla_policy",

@@ -12,10 +12,15 @@
 // - Where the socket fails to open twice in a row (a proxy without WebSocket upgrade), the page polls
 //   pollUrl instead, at the interval the server asks (429 answers say when to come back), and keeps
 //   trying the socket: polling stops as soon as it opens. No request is polled while the socket is up.
-// - document.documentElement's data-live says which: "connecting", "socket", "polling" or "off".
+// - document.documentElement's data-live says which: "connecting", "socket", "polling" or "off" (or the
+//   element given as stateElement: the portal's chat panel follows a socket of its own on any page).
 // - On a ticket's socket, onTyping({name, agent, internal?}) hears that someone else is writing, and the
 //   returned handle's typing(internal) says that this viewer is (at most every few seconds; nothing is
 //   sent while polling). Agents' pages also get onPresence({user, name, here}): a colleague came or left.
+// - The chat panel sends its lines on the ticket's socket: handle.send({type: "chat", body, ref}) answers
+//   false when the socket is not open (the panel posts over HTTP then); the server's answers
+//   ({type: "chat_sent" | "chat_error", ref, ...}) go to onChat, heartbeat answers to onPong.
+//   handle.stop() closes it for good.
 (function (root) {
   "use strict";
 
@@ -39,13 +44,21 @@
     var stopped = false;
 
     function setState(state) {
-      document.documentElement.dataset.live = state;
+      (options.stateElement || document.documentElement).dataset.live = state;
     }
 
     function handle(payload) {
       if (payload.type === "typing" || payload.type === "presence") {
         var listener = payload.type === "typing" ? options.onTyping : options.onPresence;
         if (listener) listener(payload);
+        return;
+      }
+      if (payload.type === "pong") {
+        if (options.onPong) options.onPong(payload);
+        return;
+      }
+      if (payload.type === "chat_sent" || payload.type === "chat_error") {
+        if (options.onChat) options.onChat(payload);
         return;
       }
       if (payload.type === "reload") {
@@ -85,6 +98,7 @@
       socket.onclose = function (event) {
         clearInterval(heartbeat);
         socket = null;
+        if (stopped) return;
         if (REFUSED_FOR_GOOD[event.code]) { stop(); return; }
         failed(opened);
       };
@@ -99,7 +113,10 @@
     }
 
     function ping() {
-      if (socket && socket.readyState === 1) socket.send(JSON.stringify({ type: "ping", after: lastId }));
+      if (!socket || socket.readyState !== 1) return;
+      var message = { type: "ping", after: lastId };
+      if (options.onPong) message.agents = true;  // the chat panel: is an agent online?
+      socket.send(JSON.stringify(message));
     }
 
     function startPolling() {
@@ -147,9 +164,20 @@
       socket.send(JSON.stringify({ type: "typing", internal: Boolean(internal) }));
     }
 
+    function send(message) {
+      if (!socket || socket.readyState !== 1) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    }
+
+    function close() {
+      stop();
+      if (socket) socket.close(1000);
+    }
+
     setState("connecting");
     connect();
-    return { lastId: function () { return lastId; }, typing: typing };
+    return { lastId: function () { return lastId; }, typing: typing, send: send, stop: close };
   }
 
   root.HelpdeskLive = { follow: follow };
