@@ -20,6 +20,7 @@ from django.utils import dateformat, formats, timezone
 
 from sla.models import Metric
 from sla.promises import promises
+from tickets.agents import agent_timezone
 from tickets.models import Event, Message, Ticket
 from tickets.models.choices import Severity, Status
 from tickets.permissions import customer_membership, is_agent
@@ -33,9 +34,12 @@ CHANGE_KINDS = (Kind.CREATED, Kind.STATUS_CHANGED, Kind.SEVERITY_CHANGED)
 
 
 def viewer_timezone(viewer) -> ZoneInfo:
-    """Customers read times in their organization's zone (as on the portal); agents in the site's."""
+    """Customers read times in their organization's zone (as on the portal); agents in their own (their
+    profile's, else the business calendar's), as on the ticket page."""
     membership = customer_membership(viewer)
-    return membership.organization.zoneinfo if membership else ZoneInfo(settings.TIME_ZONE)
+    if membership:
+        return membership.organization.zoneinfo
+    return agent_timezone(viewer) if is_agent(viewer) else ZoneInfo(settings.TIME_ZONE)
 
 
 def ticket_event(event: Event, *, viewer) -> dict | None:
@@ -108,7 +112,7 @@ def message_payload(message: Message, *, viewer) -> dict | None:
         "created_at": message.created_at.isoformat(),
         "created_display": _display(message.created_at, tz, "M j, Y H:i")
         if not agent
-        else formats.date_format(timezone.localtime(message.created_at, tz), "DATETIME_FORMAT"),
+        else formats.date_format(timezone.localtime(message.created_at, tz), "M j, H:i T"),
         "attachments": [
             {
                 "name": file.original_name,
@@ -131,7 +135,13 @@ def _event_payload(event: Event, *, viewer) -> dict:
         "at_display": _display(event.created_at, viewer_timezone(viewer), "M j, H:i"),
     }
     if event.kind in CHANGE_KINDS:
-        payload["change"] = {"from": event.from_value, "to": event.to_value}
+        # The codes for programs, the labels ("Waiting on customer") for people.
+        payload["change"] = {
+            "from": event.from_value,
+            "to": event.to_value,
+            "from_label": event.from_label,
+            "to_label": event.to_label,
+        }
     return payload
 
 

@@ -1,5 +1,6 @@
 """The ticket domain's models, one module per concern."""
 
+from .agents import AgentProfile
 from .choices import (
     OPEN_STATUSES,
     SEVERITY_DEFINITIONS,
@@ -24,6 +25,7 @@ __all__ = [
     "SEVERITY_DEFINITIONS",
     "TIMEZONE_CHOICES",
     "AffectedRole",
+    "AgentProfile",
     "ApiToken",
     "Attachment",
     "Candidate",

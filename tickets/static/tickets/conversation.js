@@ -4,8 +4,11 @@
 (function () {
   "use strict";
 
-  // Ctrl+Enter (or Cmd+Enter) in the reply box sends it.
+  // Ctrl+Enter (or Cmd+Enter) in the reply box sends it. The box is tinted while it writes an internal
+  // note. The conversation opens scrolled to its newest message.
   document.addEventListener("DOMContentLoaded", function () {
+    var panel = document.getElementById("conversation");
+    if (panel) panel.scrollTop = panel.scrollHeight;
     var box = document.querySelector("#reply textarea");
     if (!box) return;
     box.addEventListener("keydown", function (event) {
@@ -14,6 +17,16 @@
         box.form.requestSubmit();
       }
     });
+    var reply = document.getElementById("reply");
+    function tint() {
+      var note = document.querySelector("#reply input[name=kind][value=note]");
+      reply.classList.toggle("is-note", !!(note && note.checked));
+      box.placeholder = note && note.checked ? "Write an internal note (only agents see it)…" : "Write a public reply to the customer…";
+    }
+    document.querySelectorAll("#reply input[name=kind]").forEach(function (radio) {
+      radio.addEventListener("change", tint);
+    });
+    tint();
   });
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -24,7 +37,7 @@
       if (panel.querySelector('[data-message-id="' + message.id + '"]')) return;
       var empty = panel.querySelector(".hd-no-replies");
       if (empty) empty.remove();
-      var box = document.createElement("div");
+      var box = document.createElement("article");
       box.className = "hd-message " + message.role + (message.internal ? " internal" : "");
       box.dataset.messageId = message.id;
       var meta = document.createElement("div");
@@ -56,7 +69,9 @@
         });
         box.appendChild(files);
       }
+      var atBottom = panel.scrollHeight - panel.scrollTop - panel.clientHeight < 40;
       panel.appendChild(box);
+      if (atBottom) panel.scrollTop = panel.scrollHeight;
     }
 
     // Someone else writing on the ticket (the customer, or a colleague): shown for a few seconds.
@@ -95,7 +110,12 @@
     });
     // This agent writing: a note is announced to colleagues only (the server keeps it from customers).
     var box = document.querySelector("#reply textarea");
-    var kind = document.querySelector("#reply select[name=kind]");
-    if (box) box.addEventListener("input", function () { live.typing(kind && kind.value === "note"); });
+    if (box) {
+      box.addEventListener("input", function (event) {
+        if (!event.isTrusted) return;  // a canned reply inserted is not typing
+        var note = document.querySelector("#reply input[name=kind][value=note]");
+        live.typing(!!(note && note.checked));
+      });
+    }
   });
 })();
