@@ -432,6 +432,9 @@ class MacroAdmin(admin.ModelAdmin):
     list_filter = ("shared", "active", "internal", "set_status")
     search_fields = ("name", "body")
 
+    class Media:
+        css = {"all": ("tickets/admin.css",)}
+
     @admin.display(description="Offered to", ordering="shared")
     def owner(self, macro: Macro) -> str:
         if macro.shared:
