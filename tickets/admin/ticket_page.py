@@ -351,7 +351,9 @@ def customer_view(modeladmin, request, user_id: int):
     )
     open_tickets = list(tickets.open().in_queue_order())
     recent = list(
-        tickets.exclude(pk__in=[t.pk for t in open_tickets]).order_by("-created_at")[:PROFILE_TICKETS_SHOWN]
+        tickets.exclude(pk__in=[t.pk for t in open_tickets])
+        .prefetch_related(None)
+        .order_by("-created_at")[:PROFILE_TICKETS_SHOWN]
     )
     now = timezone.now()
     zone = membership.organization.zoneinfo
