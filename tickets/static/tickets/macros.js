@@ -42,11 +42,15 @@
     sources.unshift({
       label: "",
       search: function (query) {
+        // Every word typed must appear in the name or the text; matches in the name come first.
         var words = query.toLowerCase().split(/\s+/).filter(Boolean);
-        return Promise.resolve(macros.filter(function (macro) {
-          var text = (macro.name + " " + macro.body).toLowerCase();
-          return words.every(function (word) { return text.indexOf(word) !== -1; });
-        }).map(function (macro) {
+        function has(text) { return words.every(function (word) { return text.indexOf(word) !== -1; }); }
+        var byName = [], byText = [];
+        macros.forEach(function (macro) {
+          if (has(macro.name.toLowerCase())) byName.push(macro);
+          else if (has((macro.name + " " + macro.body).toLowerCase())) byText.push(macro);
+        });
+        return Promise.resolve(byName.concat(byText).map(function (macro) {
           var status = macro.status ? " · then " + statusLabel(macro.status) : "";
           return { id: macro.id, name: macro.name, detail: (macro.internal ? "Internal note" : "Public reply") + status +
             (macro.shared ? "" : " · yours"), macro: macro };
