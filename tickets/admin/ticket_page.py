@@ -162,6 +162,7 @@ def page_context(request, ticket: Ticket) -> dict:
         "customer_zone": customer_zone.key.replace("_", " "),
         "customer_now": date_format(now.astimezone(customer_zone), "H:i"),
         "agent_zone": timezone.get_current_timezone_name().replace("_", " "),
+        "agent_zone_name": timezone.get_current_timezone_name(),
         "triage": triage,
         "triage_open": {section for section in TRIAGE_SECTIONS if section in drafts},
         "intake_sections": sections,

@@ -20,7 +20,6 @@ from django.utils import dateformat, formats, timezone
 
 from sla.models import Metric
 from sla.promises import promises
-from tickets.agents import agent_timezone
 from tickets.models import Event, Message, Ticket
 from tickets.models.choices import Severity, Status
 from tickets.permissions import customer_membership, is_agent
@@ -34,12 +33,10 @@ CHANGE_KINDS = (Kind.CREATED, Kind.STATUS_CHANGED, Kind.SEVERITY_CHANGED)
 
 
 def viewer_timezone(viewer) -> ZoneInfo:
-    """Customers read times in their organization's zone (as on the portal); agents in their own (their
-    profile's, else the business calendar's), as on the ticket page."""
+    """Customers read times in their organization's zone (as on the portal); agents in the site's (the
+    console's pages show `created_at` in the agent's own zone, formatted in the browser: conversation.js)."""
     membership = customer_membership(viewer)
-    if membership:
-        return membership.organization.zoneinfo
-    return agent_timezone(viewer) if is_agent(viewer) else ZoneInfo(settings.TIME_ZONE)
+    return membership.organization.zoneinfo if membership else ZoneInfo(settings.TIME_ZONE)
 
 
 def ticket_event(event: Event, *, viewer) -> dict | None:
@@ -112,7 +109,7 @@ def message_payload(message: Message, *, viewer) -> dict | None:
         "created_at": message.created_at.isoformat(),
         "created_display": _display(message.created_at, tz, "M j, Y H:i")
         if not agent
-        else formats.date_format(timezone.localtime(message.created_at, tz), "M j, H:i T"),
+        else formats.date_format(timezone.localtime(message.created_at, tz), "DATETIME_FORMAT"),
         "attachments": [
             {
                 "name": file.original_name,

@@ -33,6 +33,22 @@
     var panel = document.getElementById("conversation");
     if (!panel || !panel.dataset.liveSocket || !window.HelpdeskLive) return;
 
+    // The time as the page shows the others: in the agent's zone (data-zone), "Dec 4, 06:40 PST".
+    var zone = panel.dataset.zone;
+    function agentTime(message) {
+      if (!zone || !window.Intl || !message.created_at) return message.created_display;
+      try {
+        var parts = {};
+        new Intl.DateTimeFormat("en-US", {
+          timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+          hourCycle: "h23", timeZoneName: "short",
+        }).formatToParts(new Date(message.created_at)).forEach(function (part) { parts[part.type] = part.value; });
+        return parts.month + " " + parts.day + ", " + parts.hour + ":" + parts.minute + " " + parts.timeZoneName;
+      } catch (error) {
+        return message.created_display;
+      }
+    }
+
     function append(message) {
       if (panel.querySelector('[data-message-id="' + message.id + '"]')) return;
       var empty = panel.querySelector(".hd-no-replies");
@@ -42,7 +58,7 @@
       box.dataset.messageId = message.id;
       var meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = message.author + " · " + message.role_label + " · " + message.created_display +
+      meta.textContent = message.author + " · " + message.role_label + " · " + agentTime(message) +
         " via " + message.channel;
       if (message.internal) {
         var tag = document.createElement("span");
