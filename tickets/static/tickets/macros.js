@@ -94,6 +94,7 @@
       items.forEach(function (entry, index) {
         var option = document.createElement("li");
         option.id = "canned-option-" + index;
+        option.dataset.itemId = entry.item.id;
         option.setAttribute("role", "option");
         option.setAttribute("aria-selected", index === active ? "true" : "false");
         option.textContent = (entry.source.label ? entry.source.label + ": " : "") + entry.item.name;
