@@ -225,9 +225,18 @@ def test_the_ticket_page_on_a_phone(live_server, browser, desk):
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
         page.locator(".hd-jump").click()
         expect(page.locator("#reply")).to_be_in_viewport()
+        # A file chosen and no message: held in the page with the reason, the file still chosen.
+        page.locator("#id_attachments").set_input_files(
+            files=[{"name": "trace.txt", "mimeType": "text/plain", "buffer": b"GET / 500\n"}]
+        )
+        page.locator("#send").click()
+        expect(page.locator("#file-problem")).to_have_text("Write a message or pick a canned reply.")
+        assert page.evaluate("() => document.querySelector('#id_attachments').files.length") == 1
         page.locator("#id_body").fill("From my phone.")
         page.locator("#send").click()
         expect(page.locator(".messagelist")).to_contain_text("Reply sent")
+        sent = Message.objects.get(ticket=desk["urgent"], body="From my phone.")
+        assert sent.attachments.get().original_name == "trace.txt"
         assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
         OUT.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUT / "ticket-phone.png"))

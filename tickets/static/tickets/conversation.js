@@ -18,6 +18,17 @@
       }
     });
     var reply = document.getElementById("reply");
+    // The one mistake the server would send back besides the files (checked in forms.js): nothing to
+    // send. Caught here, so the files chosen stay chosen.
+    var macro = document.getElementById("id_macro");
+    var problem = document.getElementById("file-problem");
+    box.form.addEventListener("submit", function (event) {
+      if (box.value.trim() || (macro && macro.value)) return;
+      event.preventDefault();
+      problem.textContent = "Write a message or pick a canned reply.";
+      problem.hidden = false;
+      box.focus();
+    });
     function tint() {
       var note = document.querySelector("#reply input[name=kind][value=note]");
       reply.classList.toggle("is-note", !!(note && note.checked));

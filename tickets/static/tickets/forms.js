@@ -57,7 +57,13 @@
     });
     field.setCustomValidity(problem);
     var shown = field.form && field.form.querySelector(".hd-file-problem");
-    if (shown) { shown.textContent = problem; shown.hidden = !problem; }
+    // The form's message line (the console's reply box has one): a file problem is written there, and
+    // cleared once put right; a message of another check is left alone.
+    if (shown && (problem || shown.dataset.source === "files")) {
+      shown.textContent = problem;
+      shown.hidden = !problem;
+      shown.dataset.source = problem ? "files" : "";
+    }
     return problem;
   }
 
