@@ -410,3 +410,13 @@ def test_organization_zone_is_the_customers(agent_client, requester):
     ticket = new_ticket(customer)
     content = agent_client.get(page(ticket)).content.decode()
     assert "Asia/Tokyo" in content
+
+
+def test_a_zone_the_system_no_longer_knows_is_read_again(agent_client, agent):
+    session = agent_client.session
+    session["agent_timezone"] = "Atlantis/Capital"
+    session.save()
+    set_agent_timezone(agent, "Europe/Berlin")
+    response = agent_client.get(reverse("admin:tickets_agent_timezone"))
+    assert response.status_code == 200 and "CET" in response.content.decode()
+    assert agent_client.session["agent_timezone"] == "Europe/Berlin"

@@ -9,7 +9,7 @@ Customers get their organization's zone on the portal (portal/middleware.py).
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -28,13 +28,22 @@ class AgentTimezoneMiddleware:
         user = getattr(request, "user", None)
         console = request.path.startswith("/admin/") and is_agent(user)
         if console:
-            zone = request.session.get(SESSION_KEY)
-            if zone is None:
-                zone = agent_timezone(user).key
-                request.session[SESSION_KEY] = zone
-            timezone.activate(ZoneInfo(zone))
+            timezone.activate(_session_zone(request, user))
         try:
             return self.get_response(request)
         finally:
             if console:
                 timezone.deactivate()
+
+
+def _session_zone(request, user) -> ZoneInfo:
+    """The agent's zone as the session keeps it, read (and kept) on the session's first console page."""
+    name = request.session.get(SESSION_KEY)
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a zone the system no longer knows: read it again
+    zone = agent_timezone(user)
+    request.session[SESSION_KEY] = zone.key
+    return zone
