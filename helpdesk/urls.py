@@ -1,8 +1,10 @@
 """Root URLs: the agent console, the portal, attachments, the API, the live updates' polling fallback (their
-WebSockets are routed in helpdesk/asgi.py) and the health check; the 500 handler
+WebSockets are routed in helpdesk/asgi.py), the health check and the favicon; the 500 handler
 (a 503 while the database is unavailable, see helpdesk/errors.py)."""
 
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -13,6 +15,18 @@ from tickets.admin.dashboard import dashboard_view
 admin.site.site_header = "Helpdesk agent console"
 admin.site.site_title = "Helpdesk"
 admin.site.index_title = "Agent console"
+# "View site" in the console's header. The admin's default ("/") led agents to the portal, which has nothing
+# for staff and sent them back to /admin/. What an agent wants from it is the site as customers see it
+# without signing in: the public help page (how to ask for help, what to include, the response targets),
+# the page they point customers to.
+admin.site.site_url = "/support/help/"
+
+
+def favicon(request):
+    """/favicon.ico, which browsers ask for on every site (the portal and the console alike), is the
+    static icon (tickets/static/tickets/favicon.ico; favicon.svg for pages that link it)."""
+    return HttpResponseRedirect(static("tickets/favicon.ico"))
+
 
 urlpatterns = [
     path("admin/dashboard/", dashboard_view, name="dashboard"),
@@ -27,6 +41,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("tickets.urls")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("", RedirectView.as_view(pattern_name="portal:tickets", permanent=False)),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from django.utils import timezone
 from django.utils.html import format_html
 
 from sla.models import ClockState, TicketClock
@@ -54,11 +55,12 @@ def countdown_html(clock: TicketClock, now: datetime) -> str:
     if clock.due_at is None or status in ("met", "paused"):
         return format_html('<span class="sla sla-{}">{}</span>', status, LABELS[status])
     return format_html(
-        '<span class="sla sla-{}" title="{} due {} UTC"><time class="sla-countdown" datetime="{}" '
+        '<span class="sla sla-{}" title="{} due {}"><time class="sla-countdown" datetime="{}" '
         'data-warn="{}">{}</time></span>',
         status,
         clock.get_metric_display(),
-        clock.due_at.strftime("%Y-%m-%d %H:%M:%S"),
+        # In the zone of the request (an agent's, see tickets/admin/timezones.py), labelled.
+        timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M %Z"),
         clock.due_at.isoformat(),
         clock.at_risk_at.isoformat() if clock.at_risk_at else "",
         countdown_text(clock.due_at, now),

@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 
 from helpdesk.timezones import DEFAULT_TIMEZONE, timezone_choices
+from tickets.attachments import ACCEPTED_SUMMARY, ALLOWED_TYPES
 
 
 class LinesField(forms.CharField):
@@ -39,11 +40,16 @@ class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
     def get_context(self, name, value, attrs):
-        # The limits as they are configured now, for the browser to check before sending (portal.js).
+        # The limits as they are configured now, for the browser to check before sending
+        # (tickets/static/tickets/forms.js): a refused file is named before the form leaves the page.
+        extensions = sorted({ext for exts in ALLOWED_TYPES.values() for ext in exts if ext})
         attrs = {
             **(attrs or {}),
             "data-max-bytes": settings.ATTACHMENT_MAX_BYTES,
             "data-max-files": settings.ATTACHMENTS_PER_REQUEST,
+            "data-accept-extensions": " ".join(extensions),
+            "data-accept-summary": ACCEPTED_SUMMARY,
+            "data-accept-bare": "true" if any("" in exts for exts in ALLOWED_TYPES.values()) else "",
         }
         return super().get_context(name, value, attrs)
 

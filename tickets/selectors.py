@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from tickets.models import Attachment, Event, Macro, Message, Ticket
 from tickets.permissions import is_agent
@@ -91,9 +91,12 @@ def organization_open_tickets(ticket: Ticket, *, limit: int = ORGANIZATION_OPEN_
     )
 
 
-def active_macros() -> QuerySet[Macro]:
-    """The macros agents may apply, in the model's order."""
-    return Macro.objects.filter(active=True)
+def active_macros(viewer=None) -> QuerySet[Macro]:
+    """The canned replies `viewer` is offered, in the model's order: the shared ones and their own personal
+    ones (every shared one when no viewer is given)."""
+    macros = Macro.objects.filter(active=True)
+    personal = Q(shared=False, created_by_id=viewer.pk) if viewer is not None else Q(pk__in=[])
+    return macros.filter(Q(shared=True) | personal)
 
 
 class SlaHistory:

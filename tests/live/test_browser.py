@@ -125,7 +125,7 @@ def test_an_agents_reply_appears_on_the_customers_page_within_a_second(open_page
     expect(reply.locator("header")).to_contain_text("Fox Mulder (support)")
     expect(page.locator("#ticket-status .badge")).to_have_text("Open")  # the reply opened it
     expect(page.locator("#ticket-promises")).to_be_visible()
-    expect(page.locator("#ticket-timeline")).to_contain_text("Status: new → open")
+    expect(page.locator("#ticket-timeline")).to_contain_text("Status: New → Open")
     expect(page.locator("#live-announcement")).to_have_text("Status changed to Open")  # said last
     assert page.requests[requests_before:] == [], "no request (no polling) while the socket is up"
     assert page.evaluate("() => window.__cspViolations") == []

@@ -288,7 +288,12 @@ def test_a_reconnecting_page_gets_what_it_missed_once_then_live(requester, agent
         first = await db(ticket_reply, ticket=ticket, author=agent, body="First answer")
         seen = [await socket.next(), await socket.next()]  # the reply, and the status it opened
         assert seen[0]["message"]["id"] == first.pk
-        assert seen[1]["change"] == {"from": Status.NEW, "to": Status.OPEN}
+        assert seen[1]["change"] == {
+            "from": Status.NEW,
+            "to": Status.OPEN,
+            "from_label": "New",
+            "to_label": "Open",
+        }
         await socket.close()
 
         # Offline: a note (never for the customer) and two replies.

@@ -209,7 +209,7 @@ def test_customer_files_chats_and_resolves(live_server, transactional_db, new_pa
     conversation = console.locator("#conversation")
     expect(conversation.locator(".hd-message.customer").first).to_contain_text("Is anyone there?")
     console.locator("#reply textarea[name=body]").fill("Yes, Fox from support here. What is going on?")
-    console.locator("#reply select[name=kind]").select_option("reply")
+    console.locator("#reply input[name=kind][value=reply]").check()
     console.locator("#reply input[type=submit]").click()
     expect(console.locator(".messagelist")).to_contain_text(f"Reply sent on {chat.reference}.")
     expect(conversation.locator(".hd-message.agent")).to_contain_text("Fox from support here")

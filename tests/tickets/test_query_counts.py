@@ -108,3 +108,29 @@ def test_api_patch_severity_assignee_status(requester, agent, monkeypatch):
         assert trail[-3:] == [Event.Kind.SEVERITY_CHANGED, Event.Kind.ASSIGNED, Event.Kind.STATUS_CHANGED]
 
     assert warm_count(run) == 19  # one email: the move to pending
+
+
+def test_ticket_page_is_flat_in_messages(client, requester, agent):
+    """The agent's ticket page (issue 14's workspace): the ticket with its requester, organization,
+    assignee and policy in one query; messages with authors, their attachments, the filing's files, the
+    audit trail, the clocks, the canned replies, the agents for the assignee form, the candidates, the
+    related tickets: one query each, whatever the length of the conversation."""
+    from tickets.models import Macro
+
+    Macro.objects.create(name="Personal", body="Hi {requester_name}", shared=False, created_by=agent)
+    client.force_login(agent)
+    ticket = new_ticket(requester)
+    url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    ticket_reply(ticket=ticket, author=agent, body="First reply")
+    count()  # warm: the session learns the agent's time zone on its first console page
+    before = count()
+    for n in range(12):
+        ticket_reply(ticket=ticket, author=agent if n % 2 else requester, body=f"Message {n}")
+    assert count() == before
+    assert before == 17

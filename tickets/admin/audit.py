@@ -10,11 +10,15 @@ from tickets.permissions import is_agent
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "ticket", "kind", "from_value", "to_value", "actor")
+    list_display = ("created_at", "ticket", "kind", "change", "actor")
     list_filter = ("kind",)
     list_select_related = ("ticket", "actor")
     search_fields = ("=ticket__id",)
     show_full_result_count = False
+
+    @admin.display(description="Change")
+    def change(self, event: Event) -> str:
+        return event.change_display or "—"
 
     def has_add_permission(self, request) -> bool:
         return False

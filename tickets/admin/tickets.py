@@ -6,25 +6,29 @@ change is validated, audited and followed by its side effects like everywhere el
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sla.display import clock_status, countdown_html, ticket_sla_html
+from sla.display import ticket_sla_html
 from tickets import intake, selectors, services
-from tickets.admin import chats
+from tickets.admin import chats, ticket_page
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
+from tickets.agents import may_share_macros
 from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
 
-# The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …).
-SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#d9480f", "S3": "#b08800", "S4": "#1c64b8", "S5": "#5f6b7a"}
+# The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …); each is
+# at least 4.5:1 against the white text on it (WCAG AA).
+SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#c2410c", "S3": "#8a6a00", "S4": "#1c64b8", "S5": "#5f6b7a"}
 
 TIMESTAMPS = ("created_at", "updated_at", "resolved_at", "closed_at")
 
@@ -104,7 +108,14 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
-        js = ("tickets/sla.js", "tickets/live.js", "tickets/conversation.js", "tickets/macros.js")
+        js = (
+            "tickets/sla.js",
+            "tickets/live.js",
+            "tickets/conversation.js",
+            "tickets/macros.js",
+            "tickets/forms.js",
+            "tickets/shortcuts.js",
+        )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         return intake_lines_field(db_field) or super().formfield_for_dbfield(db_field, request, **kwargs)
@@ -112,6 +123,25 @@ class TicketAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         # One query for the page's clocks, whatever the number of rows.
         return super().get_queryset(request).prefetch_related("sla_clocks")
+
+    def get_object(self, request, object_id, from_field=None):
+        # As the admin's own, read with what the ticket page shows beside it: who asked, for which
+        # organization, who has it, on which SLA policy (one query, not four).
+        # The change view reads it once for the page and once in the admin's own view: the same request
+        # gets the same object.
+        cached = getattr(request, "_ticket_page_object", None)
+        if cached is not None and cached[0] == (str(object_id), from_field):
+            return cached[1]
+        queryset = self.get_queryset(request).select_related(
+            "requester", "organization", "assignee", "sla_policy"
+        )
+        field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
+        try:
+            ticket = queryset.get(**{field.name: field.to_python(object_id)})
+        except (Ticket.DoesNotExist, ValidationError, ValueError):
+            return None
+        request._ticket_page_object = ((str(object_id), from_field), ticket)
+        return ticket
 
     # --- list columns -----------------------------------------------------------------------------
 
@@ -220,6 +250,21 @@ class TicketAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(chats.accept_view(self)),
                 name="tickets_ticket_chat_accept",
             ),
+            path(
+                "<int:object_id>/edit/<slug:section>/",
+                self.admin_site.admin_view(partial(ticket_page.edit_view, self)),
+                name="tickets_ticket_edit",
+            ),
+            path(
+                "customer/<int:user_id>/",
+                self.admin_site.admin_view(partial(ticket_page.customer_view, self)),
+                name="tickets_customer",
+            ),
+            path(
+                "my-timezone/",
+                self.admin_site.admin_view(partial(ticket_page.timezone_view, self)),
+                name="tickets_agent_timezone",
+            ),
             re_path(r"^[^/]+/reply/$", self.admin_site.admin_view(_no_such_ticket)),
             *super().get_urls(),
         ]
@@ -229,32 +274,7 @@ class TicketAdmin(admin.ModelAdmin):
         ticket = self.get_object(request, object_id)
         extra_context = extra_context or {}
         if ticket is not None:
-            now = timezone.now()
-            draft = request.session.pop(_draft_key(ticket.pk), {})
-            extra_context.update(
-                conversation=selectors.ticket_conversation(ticket, viewer=request.user),
-                ticket_files=selectors.ticket_files(ticket),
-                audit_trail=selectors.ticket_timeline(ticket, viewer=request.user),
-                sla_clocks=[
-                    {"clock": clock, "status": clock_status(clock, now), "badge": countdown_html(clock, now)}
-                    for clock in ticket.sla_clocks.all()  # prefetched by get_queryset
-                ],
-                reply_form=ReplyForm(initial=draft),
-                macro_texts={
-                    str(macro.pk): {
-                        "body": services.macro_render(macro=macro, ticket=ticket, agent=request.user),
-                        "internal": macro.internal,
-                        "status": macro.set_status,
-                    }
-                    for macro in selectors.active_macros()
-                },
-                requester_tickets=selectors.requester_tickets(ticket),
-                organization_open=selectors.organization_open_tickets(ticket),
-                reply_url=reverse("admin:tickets_ticket_reply", args=[ticket.pk]),
-                live_socket=f"/ws/tickets/{ticket.pk}/",
-                live_poll_url=reverse("live:ticket_updates", args=[ticket.pk]),
-                live_after=live_after,
-            )
+            extra_context.update(ticket_page.page_context(request, ticket), live_after=live_after)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def take_next_view(self, request):
@@ -277,7 +297,7 @@ class TicketAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, ticket):
             raise PermissionDenied
         change_url = reverse("admin:tickets_ticket_change", args=[ticket.pk])
-        form = ReplyForm(request.POST, request.FILES)
+        form = ReplyForm(request.POST, request.FILES, macros=selectors.active_macros(request.user))
         if not form.is_valid():
             return self._reply_failed(request, ticket, form.errors.get_json_data(), change_url)
         data = form.cleaned_data
@@ -318,7 +338,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     def _reply_failed(self, request, ticket: Ticket, errors: dict, change_url: str):
         """Keep what the agent typed (in the session) and say what was wrong."""
-        request.session[_draft_key(ticket.pk)] = {
+        request.session[ticket_page.reply_draft_key(ticket.pk)] = {
             key: request.POST.get(key, "") for key in ("body", "kind", "then_status")
         }
         for field, problems in errors.items():
@@ -404,10 +424,6 @@ def _no_such_ticket(request, *args, **kwargs):
     raise Http404("No such ticket.")
 
 
-def _draft_key(ticket_id: int) -> str:
-    return f"reply-draft-{ticket_id}"
-
-
 def compact_age(delta) -> str:
     """'45 min', '5 h', '3 d 4 h' — short enough for a list column."""
     minutes = max(int(delta.total_seconds() // 60), 0)
@@ -422,11 +438,69 @@ def compact_age(delta) -> str:
 
 @admin.register(Macro)
 class MacroAdmin(admin.ModelAdmin):
-    list_display = ("name", "set_status", "internal", "active", "updated_at")
-    list_filter = ("active", "internal", "set_status")
+    """Canned replies. Every agent keeps personal ones (theirs alone: offered to them, edited by them);
+    team leads (`tickets.share_macro`) write the shared ones every agent is offered, and see everyone's."""
+
+    list_display = ("name", "owner", "set_status", "internal", "active", "updated_at")
+    list_filter = ("shared", "active", "internal", "set_status")
     search_fields = ("name", "body")
+
+    class Media:
+        css = {"all": ("tickets/admin.css",)}
+
+    @admin.display(description="Offered to", ordering="shared")
+    def owner(self, macro: Macro) -> str:
+        if macro.shared:
+            return "Everyone"
+        author = macro.created_by
+        return f"{author.get_full_name() or author.get_username()} only" if author else "Nobody (author gone)"
+
+    def get_queryset(self, request):
+        macros = super().get_queryset(request).select_related("created_by")
+        if may_share_macros(request.user):
+            return macros
+        return macros.filter(Q(shared=True) | Q(created_by=request.user))
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "body", "set_status", "internal", "active"]
+        return [*fields, "shared"] if may_share_macros(request.user) else fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and self._may_write(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may_write(request, obj)
+
+    @staticmethod
+    def _may_write(request, macro: Macro | None) -> bool:
+        # A shared reply is the leads'; a personal one its author's (a lead may retire a leaver's).
+        if macro is None or may_share_macros(request.user):
+            return True
+        return not macro.shared and macro.created_by_id == request.user.pk
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        user, lead = request.user, may_share_macros(request.user)
+
+        class OwnedMacroForm(form):
+            # Author and sharing are set before validation, which checks the name is free where it will
+            # live (among the shared replies, or among this agent's own).
+            def _post_clean(self):
+                if self.instance.pk is None:
+                    self.instance.created_by = user
+                if not lead:
+                    self.instance.shared = False
+                super()._post_clean()
+
+        return OwnedMacroForm
+
+    def get_changeform_initial_data(self, request):
+        # Leads write for the team by default, agents for themselves (they cannot share).
+        return {**super().get_changeform_initial_data(request), "shared": may_share_macros(request.user)}
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
+        if not may_share_macros(request.user):
+            obj.shared = False
         super().save_model(request, obj, form, change)

@@ -33,7 +33,8 @@ CHANGE_KINDS = (Kind.CREATED, Kind.STATUS_CHANGED, Kind.SEVERITY_CHANGED)
 
 
 def viewer_timezone(viewer) -> ZoneInfo:
-    """Customers read times in their organization's zone (as on the portal); agents in the site's."""
+    """Customers read times in their organization's zone (as on the portal); agents in the site's (the
+    console's pages show `created_at` in the agent's own zone, formatted in the browser: conversation.js)."""
     membership = customer_membership(viewer)
     return membership.organization.zoneinfo if membership else ZoneInfo(settings.TIME_ZONE)
 
@@ -131,7 +132,13 @@ def _event_payload(event: Event, *, viewer) -> dict:
         "at_display": _display(event.created_at, viewer_timezone(viewer), "M j, H:i"),
     }
     if event.kind in CHANGE_KINDS:
-        payload["change"] = {"from": event.from_value, "to": event.to_value}
+        # The codes for programs, the labels ("Waiting on customer") for people.
+        payload["change"] = {
+            "from": event.from_value,
+            "to": event.to_value,
+            "from_label": event.from_label,
+            "to_label": event.to_label,
+        }
     return payload
 
 

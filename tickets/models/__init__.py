@@ -1,5 +1,6 @@
 """The ticket domain's models, one module per concern."""
 
+from .agents import AgentProfile
 from .chats import Chat
 from .choices import (
     OPEN_STATUSES,
@@ -25,6 +26,7 @@ __all__ = [
     "SEVERITY_DEFINITIONS",
     "TIMEZONE_CHOICES",
     "AffectedRole",
+    "AgentProfile",
     "ApiToken",
     "Attachment",
     "Candidate",

@@ -4,6 +4,9 @@
 from django.conf import settings
 from django.db import models
 
+from sla.models import Metric
+
+from .choices import Severity, Status
 from .tickets import Ticket
 
 
@@ -59,6 +62,29 @@ class Event(models.Model):
         return f"{self.get_kind_display()}{change}"
 
     @property
+    def from_label(self) -> str:
+        """`from_value` in words: a status or severity by its label ("Waiting on customer", "S2 High")."""
+        return self._label(self.from_value)
+
+    @property
+    def to_label(self) -> str:
+        return self._label(self.to_value)
+
+    @property
+    def change_display(self) -> str:
+        """The change in words for every reader (console, portal, emails): "Open → Waiting on customer";
+        only the new value where there was none before; "" for a kind that records no values."""
+        if self.from_value and self.to_value:
+            return f"{self.from_label} → {self.to_label}"
+        return self.to_label or self.from_label
+
+    def _label(self, value: str) -> str:
+        choices = _VALUE_LABELS.get(self.kind)
+        if choices is None or not value:
+            return value
+        return choices.get(value, value)
+
+    @property
     def is_public(self) -> bool:
         """Whether the ticket's customers may see this event."""
         return self.kind in self.PUBLIC_KINDS
@@ -69,3 +95,17 @@ class Event(models.Model):
         return self.kind in self.INTERNAL_KINDS or (
             self.kind == self.Kind.ATTACHMENT_ADDED and bool(self.data.get("internal"))
         )
+
+
+#: The kinds whose values are codes of a choice, and those choices' labels: the one place a status or a
+#: severity code in the audit trail becomes words.
+_VALUE_LABELS = {
+    Event.Kind.STATUS_CHANGED: dict(Status.choices),
+    Event.Kind.SEVERITY_CHANGED: dict(Severity.choices),
+    Event.Kind.CREATED: dict(Severity.choices),
+    **{
+        kind: dict(Metric.choices)
+        for kind in (Event.Kind.SLA_MET, Event.Kind.SLA_AT_RISK, Event.Kind.SLA_BREACHED)
+    },
+    Event.Kind.ESCALATED: dict(Metric.choices),
+}

@@ -7,6 +7,7 @@ import string
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 
 from .choices import Status
 
@@ -18,12 +19,13 @@ PLACEHOLDERS = {
     "subject": "The ticket subject.",
     "sla_promise": "Our first-response promise, in the customer's time zone.",
     "agent_name": "Your name.",
+    "agent_first_name": "Your first name (or user name).",
     "organization": "The customer's organization.",
 }
 
 
 class Macro(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100)
     body = models.TextField(
         help_text="Placeholders: " + ", ".join("{" + name + "}" for name in PLACEHOLDERS) + "."
     )
@@ -37,6 +39,10 @@ class Macro(models.Model):
         default=False, help_text="Post as an internal note instead of a public reply."
     )
     active = models.BooleanField(default=True)
+    shared = models.BooleanField(
+        default=True,
+        help_text="Offered to every agent (team leads decide); a personal one is offered to its author only.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -45,6 +51,18 @@ class Macro(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "canned reply"
+        verbose_name_plural = "canned replies"
+        permissions = [("share_macro", "Can write the canned replies shared with every agent")]
+        constraints = [
+            # A shared name is the team's; a personal one is its author's (two agents may each keep a
+            # "Sign-off" of their own).
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(shared=True), name="macro_shared_name_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["created_by", "name"], condition=Q(shared=False), name="macro_personal_name_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -19,6 +19,7 @@ def macro_render(*, macro: Macro, ticket: Ticket, agent) -> str:
         "subject": ticket.subject,
         "sla_promise": promise.text if promise else "",
         "agent_name": agent.get_full_name() or agent.get_username(),
+        "agent_first_name": agent.first_name or agent.get_username(),
         "organization": ticket.organization.name,
     }
     try:

@@ -75,11 +75,11 @@
     when.setAttribute("datetime", event.at);
     item.appendChild(when);
     if (event.kind === "created") {
-      item.appendChild(document.createTextNode(" — Ticket opened (" + event.change.to + ")"));
+      item.appendChild(document.createTextNode(" — Ticket opened (" + (event.change.to_label || event.change.to) + ")"));
     } else {
       var what = event.kind === "status_changed" ? "Status" : "Severity";
-      item.appendChild(document.createTextNode(" — " + what + ": " + event.change.from + " → "));
-      item.appendChild(element("strong", "", event.change.to));
+      item.appendChild(document.createTextNode(" — " + what + ": " + (event.change.from_label || event.change.from) + " → "));
+      item.appendChild(element("strong", "", event.change.to_label || event.change.to));
       if (event.kind === "status_changed") announce("Status changed to " + event.ticket.status_label);
     }
     timeline.appendChild(item);

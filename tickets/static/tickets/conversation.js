@@ -4,8 +4,11 @@
 (function () {
   "use strict";
 
-  // Ctrl+Enter (or Cmd+Enter) in the reply box sends it.
+  // Ctrl+Enter (or Cmd+Enter) in the reply box sends it. The box is tinted while it writes an internal
+  // note. The conversation opens scrolled to its newest message.
   document.addEventListener("DOMContentLoaded", function () {
+    var panel = document.getElementById("conversation");
+    if (panel) panel.scrollTop = panel.scrollHeight;
     var box = document.querySelector("#reply textarea");
     if (!box) return;
     box.addEventListener("keydown", function (event) {
@@ -14,22 +17,59 @@
         box.form.requestSubmit();
       }
     });
+    var reply = document.getElementById("reply");
+    // The one mistake the server would send back besides the files (checked in forms.js): nothing to
+    // send. Caught here, so the files chosen stay chosen.
+    var macro = document.getElementById("id_macro");
+    var problem = document.getElementById("file-problem");
+    box.form.addEventListener("submit", function (event) {
+      if (box.value.trim() || (macro && macro.value)) return;
+      event.preventDefault();
+      problem.textContent = "Write a message or pick a canned reply.";
+      problem.hidden = false;
+      box.focus();
+    });
+    function tint() {
+      var note = document.querySelector("#reply input[name=kind][value=note]");
+      reply.classList.toggle("is-note", !!(note && note.checked));
+      box.placeholder = note && note.checked ? "Write an internal note (only agents see it)…" : "Write a public reply to the customer…";
+    }
+    document.querySelectorAll("#reply input[name=kind]").forEach(function (radio) {
+      radio.addEventListener("change", tint);
+    });
+    tint();
   });
 
   document.addEventListener("DOMContentLoaded", function () {
     var panel = document.getElementById("conversation");
     if (!panel || !panel.dataset.liveSocket || !window.HelpdeskLive) return;
 
+    // The time as the page shows the others: in the agent's zone (data-zone), "Dec 4, 06:40 PST".
+    var zone = panel.dataset.zone;
+    function agentTime(message) {
+      if (!zone || !window.Intl || !message.created_at) return message.created_display;
+      try {
+        var parts = {};
+        new Intl.DateTimeFormat("en-US", {
+          timeZone: zone, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+          hourCycle: "h23", timeZoneName: "short",
+        }).formatToParts(new Date(message.created_at)).forEach(function (part) { parts[part.type] = part.value; });
+        return parts.month + " " + parts.day + ", " + parts.hour + ":" + parts.minute + " " + parts.timeZoneName;
+      } catch (error) {
+        return message.created_display;
+      }
+    }
+
     function append(message) {
       if (panel.querySelector('[data-message-id="' + message.id + '"]')) return;
       var empty = panel.querySelector(".hd-no-replies");
       if (empty) empty.remove();
-      var box = document.createElement("div");
+      var box = document.createElement("article");
       box.className = "hd-message " + message.role + (message.internal ? " internal" : "");
       box.dataset.messageId = message.id;
       var meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = message.author + " · " + message.role_label + " · " + message.created_display +
+      meta.textContent = message.author + " · " + message.role_label + " · " + agentTime(message) +
         " via " + message.channel;
       if (message.internal) {
         var tag = document.createElement("span");
@@ -56,7 +96,9 @@
         });
         box.appendChild(files);
       }
+      var atBottom = panel.scrollHeight - panel.scrollTop - panel.clientHeight < 40;
       panel.appendChild(box);
+      if (atBottom) panel.scrollTop = panel.scrollHeight;
     }
 
     // Someone else writing on the ticket (the customer, or a colleague): shown for a few seconds.
@@ -95,7 +137,12 @@
     });
     // This agent writing: a note is announced to colleagues only (the server keeps it from customers).
     var box = document.querySelector("#reply textarea");
-    var kind = document.querySelector("#reply select[name=kind]");
-    if (box) box.addEventListener("input", function () { live.typing(kind && kind.value === "note"); });
+    if (box) {
+      box.addEventListener("input", function (event) {
+        if (!event.isTrusted) return;  // a canned reply inserted is not typing
+        var note = document.querySelector("#reply input[name=kind][value=note]");
+        live.typing(!!(note && note.checked));
+      });
+    }
   });
 })();
