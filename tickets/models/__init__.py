@@ -1,5 +1,6 @@
 """The ticket domain's models, one module per concern."""
 
+from .articles import Article, ArticleCategory, ArticleVote, Deflection
 from .choices import (
     OPEN_STATUSES,
     SEVERITY_DEFINITIONS,
@@ -17,6 +18,7 @@ from .inbound import InboundEmail
 from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
 from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
+from .satisfaction import Rating, SatisfactionRating
 from .tickets import Candidate, Ticket, parse_reference
 
 __all__ = [
@@ -25,9 +27,13 @@ __all__ = [
     "TIMEZONE_CHOICES",
     "AffectedRole",
     "ApiToken",
+    "Article",
+    "ArticleCategory",
+    "ArticleVote",
     "Attachment",
     "Candidate",
     "Channel",
+    "Deflection",
     "Event",
     "IdempotencyRecord",
     "ImpactScope",
@@ -38,6 +44,8 @@ __all__ = [
     "Occurrence",
     "Organization",
     "OutgoingEmail",
+    "Rating",
+    "SatisfactionRating",
     "Severity",
     "Status",
     "Ticket",
