@@ -344,7 +344,7 @@ def _instant(value, tz) -> datetime | None:
 
 
 def _duration(delta: timedelta) -> str:
-    minutes = max(1, int(delta.total_seconds() // 60))
+    minutes = max(1, round(delta.total_seconds() / 60))
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     parts = [f"{days} d"] if days else []

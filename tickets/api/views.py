@@ -37,7 +37,7 @@ from rest_framework.response import Response
 
 from sla.models import TicketClock
 from tickets import intake as intake_schema
-from tickets import selectors, services
+from tickets import satisfaction, selectors, services
 from tickets.api import serializers as s
 from tickets.api.authentication import token_organization_id
 from tickets.api.errors import FieldErrors, responses
@@ -46,7 +46,7 @@ from tickets.api.idempotency import idempotent
 from tickets.api.parsers import LimitedJSONParser
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.throttling import ScopedRateThrottle
-from tickets.models import Candidate, Channel, Message, Organization, Ticket
+from tickets.models import Candidate, Channel, Message, Organization, SatisfactionRating, Ticket
 from tickets.models.integrations import ApiToken
 from tickets.permissions import customer_membership, is_agent
 from tickets.services.people import customer_create, customer_update
@@ -189,6 +189,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return tickets.prefetch_related(
             Prefetch("candidates", queryset=Candidate.objects.order_by("pk"), to_attr="api_candidates"),
             Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric"), to_attr="api_sla_clocks"),
+            Prefetch(
+                "satisfaction_ratings",
+                queryset=SatisfactionRating.objects.order_by("-resolved_at", "-rated_at"),
+                to_attr="api_satisfaction",
+            ),
         ).order_by("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
 
     def get_object(self):
@@ -348,6 +353,26 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Response(s.AttachmentSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.ticket_attachments(ticket, viewer=request.user))
         return self.get_paginated_response(s.AttachmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Rate a resolved ticket (its requester)",
+        request=s.SatisfactionRequestSerializer,
+        responses={
+            **responses({200: s.SatisfactionSerializer}, bad_request=True, not_found=True),
+            status.HTTP_403_FORBIDDEN: OpenApiResponse(
+                FieldErrors, description="Only the ticket's requester rates it."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def satisfaction(self, request, reference=None):
+        ticket = self.get_object()
+        data = _validated(s.SatisfactionRequestSerializer, request.data)
+        with _service_errors():
+            row = satisfaction.satisfaction_rate(
+                ticket=ticket, actor=request.user, rating=data["rating"], comment=data.get("comment")
+            )
+        return Response(s.satisfaction_json(row))
 
     @extend_schema(
         summary="A ticket's audit trail",
