@@ -62,8 +62,9 @@ _CORRUPTION = _words(
     r"overwritten)",
     r"corrupt",
     r"(?:lost|deleted|wiped|erased|overwrote|overwritten) (?:all|every|our|the) ",
-    r"(?:records?|candidates?|interviews?|data) (?:have |has )?(?:disappeared|vanished|been deleted|"
-    r"been wiped)",
+    # "interviews for tomorrow vanished": a few words may come between the thing and its loss.
+    r"(?:records?|candidates?|interviews?|data|feedback)\b[^.!?]{0,40}?\b"
+    r"(?:disappeared|vanished|(?:have |has )?been (?:deleted|wiped))",
     r"mixed up (?:between|with) (?:candidates|organizations|accounts)",
     r"another (?:company|organization|customer)'?s? (?:data|candidates)",
 )
@@ -141,11 +142,15 @@ _COSMETIC = _words(
     r"overlap",
     r"(?:text|label|button) (?:is )?(?:cut off|truncated|overlapping)",
 )
-_HELP_SYSTEM = _words(
+# The help system itself: an S4 by definition, even when something in it is "broken".
+_HELP_DOCS = _words(
     r"help (?:article|center|centre|page|docs?)",
     r"documentation",
     r"knowledge base",
     r"tooltip",
+)
+# A question about how to use the product (S4 when nothing is broken).
+_HELP_SYSTEM = _words(
     r"how (?:do|can|should) (?:i|we)",
     r"how to",
     r"is there a way to",
@@ -239,6 +244,9 @@ def _by_definition(answers: Mapping) -> Suggestion:
     # described ("critical typo", "the wording is broken").
     if _COSMETIC.search(text) and not outage:
         return Suggestion(Severity.S4, _sentence("It is a cosmetic issue", Severity.S4), "cosmetic")
+    if _HELP_DOCS.search(text) and not outage:
+        why = "It is about our help articles or documentation"
+        return Suggestion(Severity.S4, _sentence(why, Severity.S4), "help_system")
 
     broken = bool(error) or bool(_BROKEN.search(text)) or outage
     if not broken and (reason or _FEATURE.search(text)):
