@@ -27,6 +27,7 @@ CATEGORIES = (
 )
 
 STATUS_ARTICLE = "how-can-customers-view-the-ticket-status-of-their-requests"
+INFORMATION_ARTICLE = "how-much-information-do-i-need-to-provide"
 
 #: (slug, title, category slug, visibility, Markdown body)
 ARTICLES = (
@@ -80,7 +81,7 @@ in: your organization's support plan) and our business hours and holidays.
 """,
     ),
     (
-        "how-much-information-do-i-need-to-provide",
+        INFORMATION_ARTICLE,
         "How much information do I need to provide to get my ticket answered?",
         "filing-a-ticket",
         "public",

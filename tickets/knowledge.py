@@ -114,7 +114,7 @@ def article_vote(*, article: Article, helpful: bool, user=None, session_key: str
             return False
         who["session_key"] = session_key
     with transaction.atomic():
-        Article.objects.select_for_update().filter(pk=article.pk).first()  # serialises the counts
+        Article.objects.select_for_update().filter(pk=article.pk).order_by("pk").first()  # one vote at a time
         vote = ArticleVote.objects.filter(article=article, **who).first()
         counts = {}
         if vote is None:

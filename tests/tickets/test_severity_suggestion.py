@@ -20,51 +20,219 @@ TUESDAY_10AM_PT = datetime(2026, 12, 8, 18, 0, tzinfo=UTC)
 W, S, J = "whole_organization", "several_users", "just_me"
 NOW, ONCE, AGAIN = "ongoing", "one_time", "recurring"
 
-# fmt: off
 #: (subject, description, other answers, expected severity)
 TABLE: list[tuple[str, str, dict, str]] = [
     # Misleading words: alarm does not make a severity, the definitions do.
-    ("Critical typo in an email template", "The candidate confirmation says 'Intreview' instead of 'Interview'.", {}, "S4"),
-    ("URGENT: button misaligned on the scheduling page", "The Save button overlaps the footer.", {"impact_scope": W}, "S4"),
-    ("Logo looks blurry on the candidate portal", "Our logo looks stretched since yesterday.", {"affected_role": "candidate"}, "S4"),
-    ("ASAP: help article about the Zoom integration is out of date", "The help article still shows the old settings screen.", {}, "S4"),
-    ("Broken link in the help center", "The link to the calendar guide in the help center is broken.", {}, "S4"),
-    ("Where can I find the notification settings? Urgent", "I want to stop the daily digest email.", {"impact_scope": J}, "S4"),
-    ("How do I add a new interview template?", "We want a template for the engineering onsite loop.", {}, "S4"),
-    ("Wording on the reschedule page", "The wording of the reschedule page is confusing for candidates.", {}, "S4"),
+    (
+        "Critical typo in an email template",
+        "The candidate confirmation says 'Intreview' instead of 'Interview'.",
+        {},
+        "S4",
+    ),
+    (
+        "URGENT: button misaligned on the scheduling page",
+        "The Save button overlaps the footer.",
+        {"impact_scope": W},
+        "S4",
+    ),
+    (
+        "Logo looks blurry on the candidate portal",
+        "Our logo looks stretched since yesterday.",
+        {"affected_role": "candidate"},
+        "S4",
+    ),
+    (
+        "ASAP: help article about the Zoom integration is out of date",
+        "The help article still shows the old settings screen.",
+        {},
+        "S4",
+    ),
+    (
+        "Broken link in the help center",
+        "The link to the calendar guide in the help center is broken.",
+        {},
+        "S4",
+    ),
+    (
+        "Where can I find the notification settings? Urgent",
+        "I want to stop the daily digest email.",
+        {"impact_scope": J},
+        "S4",
+    ),
+    (
+        "How do I add a new interview template?",
+        "We want a template for the engineering onsite loop.",
+        {},
+        "S4",
+    ),
+    (
+        "Wording on the reschedule page",
+        "The wording of the reschedule page is confusing for candidates.",
+        {},
+        "S4",
+    ),
     # S1: the service unusable for critical functions, now, for everyone; or data corrupted or lost.
-    ("The whole platform is down", "Nothing loads for anyone at our company.", {"impact_scope": W, "occurrence": NOW}, "S1"),
-    ("Nobody can log in", "Every coordinator gets an error on the sign-in page.", {"impact_scope": W, "occurrence": NOW}, "S1"),
-    ("Entire company cannot access GoodTime", "Blank page after signing in, for all of us.", {"impact_scope": W, "occurrence": NOW}, "S1"),
-    ("500 error on every page", "Internal server error for everyone since 9am.", {"impact_scope": W, "occurrence": NOW, "error_message": "500 Internal Server Error"}, "S1"),
-    ("Interview data corrupted after the ATS sync", "Candidate records show another candidate's interviews.", {"impact_scope": S}, "S1"),
-    ("We lost all interview feedback from yesterday", "The feedback forms are empty.", {"impact_scope": S, "occurrence": ONCE}, "S1"),
-    ("Critical: interviews for tomorrow vanished from the schedule", "All 14 interviews for tomorrow are gone.", {"impact_scope": W}, "S1"),
+    (
+        "The whole platform is down",
+        "Nothing loads for anyone at our company.",
+        {"impact_scope": W, "occurrence": NOW},
+        "S1",
+    ),
+    (
+        "Nobody can log in",
+        "Every coordinator gets an error on the sign-in page.",
+        {"impact_scope": W, "occurrence": NOW},
+        "S1",
+    ),
+    (
+        "Entire company cannot access GoodTime",
+        "Blank page after signing in, for all of us.",
+        {"impact_scope": W, "occurrence": NOW},
+        "S1",
+    ),
+    (
+        "500 error on every page",
+        "Internal server error for everyone since 9am.",
+        {"impact_scope": W, "occurrence": NOW, "error_message": "500 Internal Server Error"},
+        "S1",
+    ),
+    (
+        "Interview data corrupted after the ATS sync",
+        "Candidate records show another candidate's interviews.",
+        {"impact_scope": S},
+        "S1",
+    ),
+    (
+        "We lost all interview feedback from yesterday",
+        "The feedback forms are empty.",
+        {"impact_scope": S, "occurrence": ONCE},
+        "S1",
+    ),
+    (
+        "Critical: interviews for tomorrow vanished from the schedule",
+        "All 14 interviews for tomorrow are gone.",
+        {"impact_scope": W},
+        "S1",
+    ),
     # S2: a major function broken with no workaround; severe slowness; wrong calculated values.
-    ("Times are an hour off since the DST change", "Every interview shows one hour late.", {"impact_scope": S, "occurrence": NOW}, "S2"),
-    ("Double bookings", "Two candidates were double-booked in the same slot with the same interviewer.", {"impact_scope": S, "occurrence": AGAIN}, "S2"),
-    ("Candidate got an invite with the wrong time zone", "The invite says 3pm Eastern, it should be Pacific.", {"affected_role": "candidate", "impact_scope": J}, "S2"),
-    ("Interviewer load report shows wrong numbers", "The report numbers are wrong: Anna has 3 interviews, not 12.", {}, "S2"),
-    ("Scheduling page takes minutes to load", "Every coordinator waits 2-3 minutes for the page.", {"impact_scope": S, "occurrence": NOW}, "S2"),
-    ("Cannot send availability requests", "The Send button does nothing; we are blocked, there is no workaround.", {"impact_scope": S, "occurrence": NOW}, "S2"),
-    ("Candidate emails are not sending", "No candidate receives any email since this morning.", {"impact_scope": W, "occurrence": NOW}, "S2"),
-    ("The platform went down during our interview loop", "It was unreachable for an hour yesterday; fine now.", {"impact_scope": W, "occurrence": ONCE}, "S2"),
+    (
+        "Times are an hour off since the DST change",
+        "Every interview shows one hour late.",
+        {"impact_scope": S, "occurrence": NOW},
+        "S2",
+    ),
+    (
+        "Double bookings",
+        "Two candidates were double-booked in the same slot with the same interviewer.",
+        {"impact_scope": S, "occurrence": AGAIN},
+        "S2",
+    ),
+    (
+        "Candidate got an invite with the wrong time zone",
+        "The invite says 3pm Eastern, it should be Pacific.",
+        {"affected_role": "candidate", "impact_scope": J},
+        "S2",
+    ),
+    (
+        "Interviewer load report shows wrong numbers",
+        "The report numbers are wrong: Anna has 3 interviews, not 12.",
+        {},
+        "S2",
+    ),
+    (
+        "Scheduling page takes minutes to load",
+        "Every coordinator waits 2-3 minutes for the page.",
+        {"impact_scope": S, "occurrence": NOW},
+        "S2",
+    ),
+    (
+        "Cannot send availability requests",
+        "The Send button does nothing; we are blocked, there is no workaround.",
+        {"impact_scope": S, "occurrence": NOW},
+        "S2",
+    ),
+    (
+        "Candidate emails are not sending",
+        "No candidate receives any email since this morning.",
+        {"impact_scope": W, "occurrence": NOW},
+        "S2",
+    ),
+    (
+        "The platform went down during our interview loop",
+        "It was unreachable for an hour yesterday; fine now.",
+        {"impact_scope": W, "occurrence": ONCE},
+        "S2",
+    ),
     # S3: a minor function broken, a workaround exists, or one person affected.
-    ("Scheduling page is slow for me", "It takes a while to load on my laptop.", {"impact_scope": J, "occurrence": NOW}, "S3"),
-    ("Self-scheduling link shows no slots", "One candidate sees no available times.", {"impact_scope": J, "error_message": "No availability found"}, "S3"),
-    ("Calendar sync stopped for one interviewer", "Her events don't sync; we book her manually for now.", {"impact_scope": S}, "S3"),
-    ("Error 500 when opening the reports page", "Only on my account.", {"impact_scope": J, "error_message": "HTTP 500"}, "S3"),
-    ("Interviewer removed from the panel still gets invites", "We removed Sam last week but he still gets invitations.", {"impact_scope": J}, "S3"),
-    ("ATS integration failed once last week", "One sync failed on Tuesday; it has worked since.", {"occurrence": ONCE}, "S3"),
-    ("Feedback form is not saving", "It fails to save; we paste feedback into the notes field instead.", {"impact_scope": S, "occurrence": AGAIN}, "S3"),
-    ("Interview not showing on calendar", "The interview is not showing on the interviewer's calendar.", {"impact_scope": J}, "S3"),
+    (
+        "Scheduling page is slow for me",
+        "It takes a while to load on my laptop.",
+        {"impact_scope": J, "occurrence": NOW},
+        "S3",
+    ),
+    (
+        "Self-scheduling link shows no slots",
+        "One candidate sees no available times.",
+        {"impact_scope": J, "error_message": "No availability found"},
+        "S3",
+    ),
+    (
+        "Calendar sync stopped for one interviewer",
+        "Her events don't sync; we book her manually for now.",
+        {"impact_scope": S},
+        "S3",
+    ),
+    (
+        "Error 500 when opening the reports page",
+        "Only on my account.",
+        {"impact_scope": J, "error_message": "HTTP 500"},
+        "S3",
+    ),
+    (
+        "Interviewer removed from the panel still gets invites",
+        "We removed Sam last week but he still gets invitations.",
+        {"impact_scope": J},
+        "S3",
+    ),
+    (
+        "ATS integration failed once last week",
+        "One sync failed on Tuesday; it has worked since.",
+        {"occurrence": ONCE},
+        "S3",
+    ),
+    (
+        "Feedback form is not saving",
+        "It fails to save; we paste feedback into the notes field instead.",
+        {"impact_scope": S, "occurrence": AGAIN},
+        "S3",
+    ),
+    (
+        "Interview not showing on calendar",
+        "The interview is not showing on the interviewer's calendar.",
+        {"impact_scope": J},
+        "S3",
+    ),
     # S5: feature requests.
-    ("Feature request: export schedules to PDF", "Coordinators print the week for hiring managers.", {"reason": "Hiring managers want a printed schedule."}, "S5"),
-    ("Buffer times per interviewer", "We would love the ability to set buffer times per interviewer.", {"reason": "Some interviewers need 15 minutes between calls."}, "S5"),
+    (
+        "Feature request: export schedules to PDF",
+        "Coordinators print the week for hiring managers.",
+        {"reason": "Hiring managers want a printed schedule."},
+        "S5",
+    ),
+    (
+        "Buffer times per interviewer",
+        "We would love the ability to set buffer times per interviewer.",
+        {"reason": "Some interviewers need 15 minutes between calls."},
+        "S5",
+    ),
     ("Please add Microsoft Teams support", "We moved from Zoom to Teams.", {}, "S5"),
-    ("It would be nice to see interviewer names in color", "On the calendar view.", {"reason": "Faster to scan."}, "S5"),
+    (
+        "It would be nice to see interviewer names in color",
+        "On the calendar view.",
+        {"reason": "Faster to scan."},
+        "S5",
+    ),
 ]
-# fmt: on
 
 
 @pytest.fixture
