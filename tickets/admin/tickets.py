@@ -20,6 +20,7 @@ from sla.display import clock_status, countdown_html, ticket_sla_html
 from tickets import intake, selectors, services
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
+from tickets.admin.knowledge import TicketSelfService
 from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
 
 # The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …).
@@ -55,7 +56,7 @@ class CandidateInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     form = TicketAdminForm
     inlines = [CandidateInline]
     change_form_template = "admin/tickets/ticket/change_form.html"
@@ -84,7 +85,14 @@ class TicketAdmin(admin.ModelAdmin):
     raw_id_fields = ("requester",)
     actions = ["assign_to_me", *[f"set_status_{status}" for status in Status.values if status != Status.NEW]]
 
-    readonly_fields = ("reference_display", "channel", "organization", *TIMESTAMPS)
+    readonly_fields = (
+        "reference_display",
+        "channel",
+        "organization",
+        *TIMESTAMPS,
+        "severity_suggestion",
+        "satisfaction",
+    )
     fieldsets = (
         (None, {"fields": ("reference_display", "subject", "description")}),
         (
@@ -92,6 +100,8 @@ class TicketAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("severity", "status"),
+                    # The help center's additions (tickets/admin/knowledge.py): suggested vs chosen, rating.
+                    ("severity_suggestion", "satisfaction"),
                     "assignee",
                     ("requester", "organization", "channel"),
                     TIMESTAMPS,
@@ -103,7 +113,13 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
-        js = ("tickets/sla.js", "tickets/live.js", "tickets/conversation.js", "tickets/macros.js")
+        js = (
+            "tickets/sla.js",
+            "tickets/live.js",
+            "tickets/conversation.js",
+            "tickets/macros.js",
+            "tickets/article_links.js",
+        )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         return intake_lines_field(db_field) or super().formfield_for_dbfield(db_field, request, **kwargs)
