@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from tickets import article_search, knowledge
 from tickets.api import serializers as s
+from tickets.api.authentication import token_organization_id
 from tickets.api.errors import responses
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.views import PageSizePagination
@@ -81,6 +82,9 @@ class ArticleReadOrStaffWrite(StaffModelPermissions):
     def has_permission(self, request, view) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
+        if token_organization_id(request) is not None:
+            self.message = "A token limited to an organization cannot change what every organization shares."
+            return False
         return super().has_permission(request, view)
 
 

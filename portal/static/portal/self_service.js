@@ -148,7 +148,8 @@
       var radio = suggested && form.querySelector("input[name=severity][value=" + suggested + "]");
       if (radio) { radio.checked = true; radio.focus(); }
     });
-    ask();
+    // A form shown again after an error has answers already: suggest at once; an empty one waits.
+    if (value("id_subject") || value("id_description")) ask();
   }
 
   // --- the rating page: one click from the email sends the rating ---------------------------------------
