@@ -107,7 +107,8 @@ Q_PARAMETER = OpenApiParameter("q", OpenApiTypes.STR, required=True, description
             OpenApiParameter("category", OpenApiTypes.STR, description="A category's slug."),
             OpenApiParameter("q", OpenApiTypes.STR, description="Full-text search, best match first."),
         ],
-        responses=responses({200: ArticleSerializer(many=True)}, bad_request=True),
+        # A page past the end answers 404, as the ticket list's does.
+        responses=responses({200: ArticleSerializer(many=True)}, bad_request=True, not_found=True),
     ),
     retrieve=extend_schema(
         summary="An article", responses=responses({200: ArticleSerializer}, not_found=True)
