@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -38,13 +38,31 @@ def link_max_age() -> timedelta:
     return timedelta(days=settings.SATISFACTION_LINK_MAX_AGE_DAYS)
 
 
+def with_current_rating(tickets):
+    """`tickets` annotated with their current rating's fields (`rating_value`, `rating_comment`,
+    `rating_at`: the latest rated resolution's), read in the same query as the tickets: a list costs no
+    query more, whatever its length. `current_rating` reads them."""
+    latest = SatisfactionRating.objects.filter(ticket=OuterRef("pk")).order_by("-resolved_at")
+    return tickets.annotate(
+        rating_value=Subquery(latest.values("rating")[:1]),
+        rating_comment=Subquery(latest.values("comment")[:1]),
+        rating_at=Subquery(latest.values("rated_at")[:1]),
+    )
+
+
 def current_rating(ticket: Ticket) -> SatisfactionRating | None:
-    """The rating of the ticket's latest rated resolution (prefetched into `api_satisfaction` by the API's
-    querysets; otherwise one query)."""
-    rows = getattr(ticket, "api_satisfaction", None)
-    if rows is None:
-        return ticket.satisfaction_ratings.order_by("-resolved_at", "-rated_at").first()
-    return rows[0] if rows else None
+    """The rating of the ticket's latest rated resolution: from the annotations of `with_current_rating`
+    (unsaved, its three fields only), else one query."""
+    if hasattr(ticket, "rating_value"):
+        if ticket.rating_value is None:
+            return None
+        return SatisfactionRating(
+            ticket=ticket,
+            rating=ticket.rating_value,
+            comment=ticket.rating_comment,
+            rated_at=ticket.rating_at,
+        )
+    return ticket.satisfaction_ratings.order_by("-resolved_at", "-rated_at").first()
 
 
 def can_be_rated(ticket: Ticket) -> bool:

@@ -46,7 +46,7 @@ from tickets.api.idempotency import idempotent
 from tickets.api.parsers import LimitedJSONParser
 from tickets.api.permissions import IsAgentOrCustomer, StaffModelPermissions
 from tickets.api.throttling import ScopedRateThrottle
-from tickets.models import Candidate, Channel, Message, Organization, SatisfactionRating, Ticket
+from tickets.models import Candidate, Channel, Message, Organization, Ticket
 from tickets.models.integrations import ApiToken
 from tickets.permissions import customer_membership, is_agent
 from tickets.services.people import customer_create, customer_update
@@ -186,14 +186,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if organization_id is not None:
             tickets = tickets.filter(organization_id=organization_id)
         # Into plain lists (to_attr): a related manager's cache costs a queryset per ticket and relation.
+        tickets = satisfaction.with_current_rating(tickets)
         return tickets.prefetch_related(
             Prefetch("candidates", queryset=Candidate.objects.order_by("pk"), to_attr="api_candidates"),
             Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric"), to_attr="api_sla_clocks"),
-            Prefetch(
-                "satisfaction_ratings",
-                queryset=SatisfactionRating.objects.order_by("-resolved_at", "-rated_at"),
-                to_attr="api_satisfaction",
-            ),
         ).order_by("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
 
     def get_object(self):
