@@ -242,3 +242,26 @@ def test_the_new_portal_pages_pass_axe(live_server, new_page, customer, width, h
             if violation["impact"] in ("critical", "serious"):
                 problems.append((path, violation["id"], [n["target"] for n in violation["nodes"]][:3]))
     assert problems == []
+
+
+def test_an_agent_inserts_an_article_link_into_a_reply(live_server, new_page, customer, settings):
+    settings.SITE_URL = "https://help.example.com"
+    agent = AgentFactory(username="fox")
+    ticket = services.ticket_create(requester=customer, subject="Where do I see my tickets?", description="?")
+    page = new_page()
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/tickets/ticket/{ticket.pk}/change/")
+    page.locator("#id_username").fill(agent.username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("input[type=submit]").click()
+    reply = page.locator("#reply textarea[name=body]")
+    reply.fill("Hello Dana, see")
+    page.get_by_role("button", name="Insert article link").click()
+    page.get_by_label("Search the help center").fill("ticket status")
+    choice = page.locator("#article-link-results button").first
+    expect(choice).to_have_text("How can customers view the ticket status of their requests?")
+    choice.click()
+    expect(reply).to_have_value(
+        "Hello Dana, see\nHow can customers view the ticket status of their requests?: "
+        "https://help.example.com/support/articles/how-can-customers-view-the-ticket-status-of-their-requests/"
+    )
+    shoot(page, "g_reply_article_link")
