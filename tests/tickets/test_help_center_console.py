@@ -113,3 +113,27 @@ def test_the_dashboard_charts_ratings_and_deflections(
 def test_the_dashboard_is_for_agents(client, requester):
     client.force_login(requester)
     assert client.get(reverse("satisfaction_dashboard")).status_code == 302
+
+
+def test_the_template_tags_any_console_page_can_use(requester, agent, django_assert_num_queries):
+    from django.template import Context, Template
+
+    from tickets.models import Ticket
+
+    for rating in ("good", "bad"):
+        ticket = services.ticket_create(
+            requester=requester, subject="Critical typo in a template", description="x"
+        )
+        services.ticket_change_status(ticket=ticket, actor=agent, status=Status.RESOLVED)
+        satisfaction.satisfaction_rate(ticket=ticket, actor=requester, rating=rating, comment=f"{rating}!")
+    page = Template(
+        "{% load self_service %}{% for t in tickets %}"
+        "<li>{% severity_suggestion t %} {% satisfaction_rating t %}</li>{% endfor %}"
+    )
+    tickets = list(
+        satisfaction.with_current_rating(Ticket.objects.filter(requester=requester).order_by("pk"))
+    )
+    with django_assert_num_queries(0):  # the annotations carry the ratings: a list costs nothing more
+        html = page.render(Context({"tickets": tickets}))
+    assert html.count("Suggested") == 2 and "S4 Low" in html and "(chosen: S3)" in html
+    assert "Good, I&#x27;m satisfied" in html and "Bad, I&#x27;m unsatisfied" in html and "“bad!”" in html

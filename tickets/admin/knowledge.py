@@ -16,12 +16,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+from django.template.loader import render_to_string
 from django.urls import path
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
-from tickets import article_search, knowledge, satisfaction
-from tickets.models import Article, ArticleCategory, SatisfactionRating, Severity, Ticket
+from tickets import article_search, knowledge
+from tickets.models import Article, ArticleCategory, SatisfactionRating, Ticket
+from tickets.templatetags import self_service
 
 EDITOR_HELP = (
     "Markdown: **bold**, *italic*, [links](https://…), lists, tables, ## headings. HTML is shown as text. "
@@ -144,24 +147,14 @@ class TicketSelfService:
     def severity_suggestion(self, ticket: Ticket) -> str:
         if not ticket.suggested_severity:
             return "—"
-        same = ticket.suggested_severity == ticket.severity
-        return format_html(
-            '<span class="severity-badge severity-{}">{}</span> {} <span class="help">{}</span>',
-            ticket.suggested_severity.lower(),
-            Severity(ticket.suggested_severity).label,
-            "(as chosen)" if same else f"(chosen: {ticket.severity})",
-            ticket.suggested_severity_reason,
+        html = render_to_string(
+            "admin/tickets/self_service/severity_suggestion.html", self_service.severity_suggestion(ticket)
         )
+        return mark_safe(html.strip())  # noqa: S308 - an autoescaped template
 
     @admin.display(description="Customer satisfaction")
     def satisfaction(self, ticket: Ticket) -> str:
-        row = satisfaction.current_rating(ticket) if ticket.pk else None
-        if row is None:
-            return "Not rated" if satisfaction.can_be_rated(ticket) else "—"
-        return format_html(
-            '<strong class="hd-rating-{}">{}</strong> on {}{}',
-            row.rating,
-            row.get_rating_display(),
-            row.rated_at.strftime("%Y-%m-%d %H:%M UTC"),
-            format_html(": “{}”", row.comment) if row.comment else "",
+        html = render_to_string(
+            "admin/tickets/self_service/satisfaction.html", self_service.satisfaction_rating(ticket)
         )
+        return mark_safe(html.strip()) if html.strip() else "—"  # noqa: S308 - an autoescaped template
