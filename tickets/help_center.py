@@ -131,8 +131,9 @@ If you would like to view the tickets you have submitted, follow the steps in
 Pages update by themselves when we reply or change the status; you also get an email for each reply
 and when we need something from you or resolve the ticket.
 
-Need us now? Use the **chat** (the "Chat with support" button on every portal page): it is answered
-24/7 and becomes a ticket in My tickets too.
+Need us now? Use the **chat** (the "Chat with support" button on every portal page), at any time: it
+says whether an agent is online, or by when we will answer, and it becomes a ticket in My tickets too.
+S1 issues page our on-call engineer day or night.
 """,
     ),
     (
