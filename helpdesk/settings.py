@@ -382,6 +382,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", default=DEFAULT_FROM_EMAIL)
 # The address customers reach the helpdesk at, for links in emails.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# How long the "good / bad" links of a resolution email rate the ticket (tickets/satisfaction.py).
+SATISFACTION_LINK_MAX_AGE_DAYS = env.int("SATISFACTION_LINK_MAX_AGE_DAYS", default=30)
 
 # Email in: where `fetch_email` (and the beat task, when this is set) reads customer mail from, e.g.
 # `imaps://user:password@imap.example.com/INBOX` or `maildir:///var/mail/support`. Empty: no email intake.

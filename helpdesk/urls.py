@@ -11,15 +11,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from helpdesk.health import healthz
 from tickets.admin.dashboard import dashboard_view
+from tickets.admin.satisfaction_dashboard import satisfaction_dashboard_view
 
 admin.site.site_header = "Helpdesk agent console"
 admin.site.site_title = "Helpdesk"
 admin.site.index_title = "Agent console"
 # "View site" in the console's header. The admin's default ("/") led agents to the portal, which has nothing
 # for staff and sent them back to /admin/. What an agent wants from it is the site as customers see it
-# without signing in: the public help page (how to ask for help, what to include, the response targets),
-# the page they point customers to.
-admin.site.site_url = "/support/help/"
+# without signing in: the help center (how to ask for help, what to include, the response targets, the
+# answers they point customers to).
+admin.site.site_url = "/support/articles/"
 
 
 def favicon(request):
@@ -30,6 +31,7 @@ def favicon(request):
 
 urlpatterns = [
     path("admin/dashboard/", dashboard_view, name="dashboard"),
+    path("admin/dashboard/satisfaction/", satisfaction_dashboard_view, name="satisfaction_dashboard"),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
     path("support/", include("portal.public_urls")),

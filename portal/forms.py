@@ -86,6 +86,9 @@ _GROUP_LEAD = {
 }
 
 
+_INCLUDE = "{%% include 'portal/%s.html' %%}"
+
+
 def _rows(layout: tuple[tuple[str, ...], ...]) -> list:
     """A schema group's rows: a field alone, or fields side by side in Bootstrap columns."""
     return [
@@ -133,8 +136,14 @@ class NewTicketForm(IntakeQuestions):
         self.helper.form_tag = False
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
-            Fieldset("How severe is it?", "severity"),
-            Fieldset("What is it about?", "subject"),
+            # The severity suggested from the answers so far, and the help-center articles matching the
+            # subject and description: both filled in by portal/static/portal/self_service.js.
+            Fieldset(
+                "How severe is it?", "severity", HTML("{% include 'portal/_severity_suggestion.html' %}")
+            ),
+            Fieldset(
+                "What is it about?", "subject", HTML("{% include 'portal/_article_suggestions.html' %}")
+            ),
             *[
                 Fieldset(group.customer_title, *_GROUP_LEAD.get(group.key, ()), *_rows(group.layout))
                 for group in intake.GROUPS

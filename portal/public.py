@@ -4,13 +4,14 @@ support days off as an iCalendar feed."""
 from __future__ import annotations
 
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from sla import ical
 from sla.calendars import chart, policy
 from sla.models import BusinessCalendar, Clock
+from tickets.help_center import INFORMATION_ARTICLE
 from tickets.models import Severity
 from tickets.notifications import mail_domain
 from tickets.permissions import customer_membership
@@ -56,7 +57,9 @@ def response_targets(request):
 
 
 def help_page(request):
-    return render(request, "portal/help.html")
+    """What to include in a ticket is now a help-center article (seeded from the FAQ, edited in the
+    console): the old address leads there."""
+    return redirect("support:article", slug=INFORMATION_ARTICLE, permanent=True)
 
 
 @require_safe

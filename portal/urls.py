@@ -11,6 +11,7 @@ urlpatterns = [
     path("tickets/new/", views.ticket_new, name="ticket_new"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket"),
     path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket_reply"),
+    path("tickets/<str:reference>/satisfaction/", views.ticket_rate, name="ticket_rate"),
     path("tickets/<str:reference>/<str:action>/", views.ticket_set_status, name="ticket_status"),
     path("chat/", chat.chat, name="chat"),
     path(

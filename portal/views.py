@@ -16,10 +16,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from portal import selectors
 from portal.access import customer_required
 from portal.forms import PRODUCT_AREAS, CandidateFormSet, NewTicketForm, ReplyForm
+from portal.help_center import portal_rate
 from sla.promises import promises
+from tickets import knowledge, satisfaction, services
 from tickets import selectors as ticket_selectors
-from tickets import services
-from tickets.models import SEVERITY_DEFINITIONS, Channel, Event, Severity, Status
+from tickets.models import SEVERITY_DEFINITIONS, Channel, Event, Rating, Severity, Status
 from tickets.services import INTAKE_FIELDS
 from tickets.workflow import allowed_statuses
 
@@ -89,6 +90,8 @@ def ticket_new(request):
             except ValidationError as exc:
                 _errors_onto(form, exc)
             else:
+                # Articles opened from the suggestions did not answer, since the customer filed anyway.
+                knowledge.deflections_withdraw(ticket=ticket)
                 messages.success(request, f"Thanks — we received {ticket.reference}.")
                 return redirect("portal:ticket", reference=ticket.reference)
         if form.errors.get("attachments") or request.FILES:
@@ -132,6 +135,16 @@ def ticket_reply(request, reference: str):
             messages.success(request, "Your reply was sent.")
             return redirect(reverse("portal:ticket", args=[ticket.reference]) + "#conversation")
     return _render_ticket(request, ticket, form, status=400)
+
+
+@customer_required
+@require_POST
+def ticket_rate(request, reference: str):
+    """The ticket page's "How did we do?" banner: the requester rates the resolution."""
+    ticket = _ticket_or_404(request, reference)
+    comment = request.POST.get("comment") if "comment" in request.POST else None
+    portal_rate(request, ticket, request.POST.get("rating", ""), comment)
+    return redirect(reverse("portal:ticket", args=[ticket.reference]) + "#satisfaction")
 
 
 @customer_required
@@ -186,6 +199,10 @@ def _render_ticket(request, ticket, reply_form, status: int = 200, live_after: i
             "is_closed": ticket.status == Status.CLOSED,
             "timezone_name": tz.key.replace("_", " "),
             "live_after": live_after,
+            # "How did we do?" for the requester once it is resolved (tickets/satisfaction.py).
+            "ask_rating": satisfaction.can_be_rated(ticket) and ticket.requester_id == request.user.pk,
+            "rating": satisfaction.current_rating(ticket) if ticket.resolved_at else None,
+            "rating_choices": Rating.choices,
         },
         status=status,
     )

@@ -37,6 +37,7 @@ from sla.models import Metric
 from sla.promises import first_response_promise
 from tickets.models import Chat, Message, OutgoingEmail, Severity, Status, Ticket
 from tickets.permissions import can_view_ticket
+from tickets.satisfaction import can_be_rated, rating_links
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +266,15 @@ def status_changed_email(
         ticket,
         subject=f"{Status(current).label}: {ticket.subject}",
         template="tickets/email/status_changed.txt",
-        context={"previous": Status(previous).label, "current": Status(current).label},
+        context={
+            "previous": Status(previous).label,
+            "current": Status(current).label,
+            # The resolution email asks how we did: two signed one-click links (tickets/satisfaction.py),
+            # while the ticket is still resolved when the email goes.
+            "rating_links": rating_links(ticket)
+            if current == Status.RESOLVED and ticket.status == Status.RESOLVED and can_be_rated(ticket)
+            else None,
+        },
         message_id=message_id or notification_id(ticket, f"status-{current}"),
         automatic=True,
     )

@@ -24,7 +24,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from sla.models import BusinessCalendar, BusinessHours, Holiday, ResponseTarget, SlaPolicy
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import services
-from tickets.models import Attachment, Message
+from tickets.models import Article, Attachment, Message
 from tickets.models.integrations import ApiToken, WebhookSubscription
 
 User = get_user_model()
@@ -112,6 +112,17 @@ MATRIX: list[tuple[str, str, str, tuple[int, ...]]] = [
     ("PUT",    "/api/v1/webhooks/{webhook}/",              "webhook",     (401, 403, 403, 403, 200, 404)),
     ("DELETE", "/api/v1/webhooks/{webhook}/",              "",            (401, 403, 403, 403, 204, 404)),
     ("POST",   "/api/v1/webhooks/{webhook}/rotate-secret/", "",           (401, 403, 403, 403, 200, 404)),
+    ("GET",    "/api/v1/articles/",                        "",            (200, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/articles/",                        "article",     (401, 403, 403, 201, 201, 403)),
+    ("GET",    "/api/v1/articles/{article}/",              "",            (200, 200, 200, 200, 200, 200)),
+    ("GET",    "/api/v1/articles/{internal_article}/",     "",            (404, 404, 404, 200, 200, 200)),
+    ("PATCH",  "/api/v1/articles/{article}/",              "retitle",     (401, 403, 403, 200, 200, 403)),
+    ("DELETE", "/api/v1/articles/{article}/",              "",            (401, 403, 403, 204, 204, 403)),
+    ("GET",    "/api/v1/articles/suggest/?q=calendar",     "",            (200, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/severity-suggestion/",             "intake",      (401, 200, 200, 200, 200, 200)),
+    ("POST",   "/api/v1/tickets/{resolved}/satisfaction/", "rating",      (401, 200, 403, 403, 403, 403)),
+    ("POST",   "/api/v1/tickets/{own}/satisfaction/",      "rating",      (401, 400, 403, 403, 403, 403)),
+    ("POST",   "/api/v1/tickets/{other}/satisfaction/",    "rating",      (401, 404, 404, 403, 403, 404)),
     ("GET",    "/attachments/{own_file}/",                 "",            (302, 200, 200, 200, 200, 200)),
     ("GET",    "/attachments/{colleague_file}/",           "",            (302, 404, 200, 200, 200, 200)),
     ("GET",    "/attachments/{note_file}/",                "",            (302, 404, 404, 200, 200, 200)),
@@ -227,6 +238,13 @@ BODIES = {
         {"url": "https://hooks.example.com/helpdesk", "secret": "s" * 24, "events": ["ticket.created"]},
         "json",
     ),
+    "article": lambda w, role: ({"title": "Reconnecting a calendar", "body": "Open **Settings**."}, "json"),
+    "retitle": lambda w, role: ({"title": "Renamed"}, "json"),
+    "intake": lambda w, role: (
+        {"subject": "Nobody can log in", "impact_scope": "whole_organization"},
+        "json",
+    ),
+    "rating": lambda w, role: ({"rating": "good", "comment": "Thanks"}, "json"),
     "deactivate": lambda w, role: ({"active": False}, "json"),
 }
 
@@ -253,6 +271,10 @@ BODY_NOTES = {
     "user_full": "username, email, organization, role",
     "webhook": "url, secret, events",
     "deactivate": '`{"active": false}`',
+    "article": "title, body (Markdown)",
+    "retitle": '`{"title": ...}`',
+    "intake": "subject, intake answers",
+    "rating": '`{"rating": "good", "comment": ...}`',
 }
 
 
@@ -368,6 +390,8 @@ def world(db):
         policy=policy,
         webhook=webhook,
         agent_token=agent_token,
+        article=Article.objects.get(slug="how-can-customers-view-the-ticket-status-of-their-requests"),
+        internal_article=Article.objects.get(slug="choosing-a-severity"),
     )
 
 
@@ -382,9 +406,20 @@ def client_for(world, role: str, *, organization=None) -> APIClient:
     return client
 
 
+def _resolved(world) -> str:
+    """`{resolved}`: the requester's own ticket, resolved (only for the paths that name it)."""
+    if world.own.status != "resolved":
+        services.ticket_change_status(ticket=world.own, actor=world.agent, status="resolved")
+        world.own.refresh_from_db()
+    return world.own.reference
+
+
 def resolve_path(world, path: str) -> str:
     values = {
         "own": world.own.reference,
+        "resolved": _resolved(world) if "{resolved}" in path else "",
+        "article": world.article.pk,
+        "internal_article": world.internal_article.pk,
         "colleague": world.colleague_ticket.reference,
         "other": world.other.reference,
         "calendar": world.calendar.pk,
@@ -423,9 +458,11 @@ def test_permission_matrix(world, role, method, path, body, expected):
 
 
 def _schema_path(path: str) -> str:
-    path = re.sub(r"\{(own|colleague|other)\}", "{reference}", path)
+    path = path.split("?")[0]
+    path = re.sub(r"\{(own|colleague|other|resolved)\}", "{reference}", path)
     path = re.sub(
-        r"\{(calendar|holiday|policy|organization|other_organization|empty_organization|user|other_user|webhook|agent_token)\}",
+        r"\{(calendar|holiday|policy|organization|other_organization|empty_organization|user|other_user|webhook|agent_token"
+        r"|article|internal_article)\}",
         "{id}",
         path,
     )

@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from sla.models import BusinessCalendar, BusinessHours, Holiday, SlaPolicy
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets import services
+from tickets.models import Article
 from tickets.models.integrations import ApiToken, WebhookSubscription
 
 User = get_user_model()
@@ -145,6 +146,7 @@ def world(db):
         "users": requester.pk,
         # /api/v1/auth/tokens/{id}/: a token of its own, so revoking it leaves the requests' keys alone.
         "auth": ApiToken.objects.issue(user=superuser, name="to revoke")[0].pk,
+        "articles": Article.objects.get(slug="how-can-customers-view-the-ticket-status-of-their-requests").pk,
         "webhooks": WebhookSubscription.objects.create(
             url="https://hooks.example.com/a", secret="x" * 20, events=["ticket.created"]
         ).pk,

@@ -364,5 +364,5 @@ def test_response_targets_page_reads_the_chart(client, db):
 
 
 def test_help_page_lists_what_to_include(client, db):
-    content = client.get(reverse("support:help")).content.decode()
+    content = client.get(reverse("support:help"), follow=True).content.decode()
     assert "Interview template name" in content and "Who" in content

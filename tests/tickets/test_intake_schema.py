@@ -33,6 +33,9 @@ TICKET_OWN_FIELDS = {
     "sla_due_at",
     "sla_policy",
     "sla_calendar",
+    # What the severity suggestion said at creation (tickets/severity_suggestion.py).
+    "suggested_severity",
+    "suggested_severity_reason",
 }
 
 

@@ -376,8 +376,8 @@ def test_profile_queries_do_not_grow_with_tickets(agent_client, requester):
 # --- around the console ----------------------------------------------------------------------------
 
 
-def test_view_site_leads_agents_to_the_public_help_page(agent_client):
-    assert site.site_url == "/support/help/"
+def test_view_site_leads_agents_to_the_public_help_center(agent_client):
+    assert site.site_url == "/support/articles/"
     assert agent_client.get(site.site_url).status_code == 200
 
 

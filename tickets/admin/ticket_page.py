@@ -31,7 +31,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from helpdesk.roles import agents, is_agent
 from sla.display import clock_status, countdown_html, ticket_sla_html
-from tickets import intake, selectors, services
+from tickets import intake, satisfaction, selectors, services
 from tickets.admin import timezones
 from tickets.admin.forms import (
     AssigneeForm,
@@ -352,7 +352,7 @@ def customer_view(modeladmin, request, user_id: int):
     )
     open_tickets = list(tickets.open().in_queue_order())
     recent = list(
-        tickets.exclude(pk__in=[t.pk for t in open_tickets])
+        satisfaction.with_current_rating(tickets.exclude(pk__in=[t.pk for t in open_tickets]))
         .prefetch_related(None)
         .order_by("-created_at")[:PROFILE_TICKETS_SHOWN]
     )

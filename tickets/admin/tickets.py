@@ -19,10 +19,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from sla.display import ticket_sla_html
-from tickets import intake, selectors, services
+from tickets import intake, satisfaction, selectors, services
 from tickets.admin import chats, ticket_page
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
+from tickets.admin.knowledge import TicketSelfService
 from tickets.agents import may_share_macros
 from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
 
@@ -60,7 +61,7 @@ class CandidateInline(admin.TabularInline):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     form = TicketAdminForm
     inlines = [CandidateInline]
     change_form_template = "admin/tickets/ticket/change_form.html"
@@ -89,7 +90,14 @@ class TicketAdmin(admin.ModelAdmin):
     raw_id_fields = ("requester",)
     actions = ["assign_to_me", *[f"set_status_{status}" for status in Status.values if status != Status.NEW]]
 
-    readonly_fields = ("reference_display", "channel", "organization", *TIMESTAMPS)
+    readonly_fields = (
+        "reference_display",
+        "channel",
+        "organization",
+        *TIMESTAMPS,
+        "severity_suggestion",
+        "satisfaction",
+    )
     fieldsets = (
         (None, {"fields": ("reference_display", "subject", "description")}),
         (
@@ -97,6 +105,8 @@ class TicketAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     ("severity", "status"),
+                    # The help center's additions (tickets/admin/knowledge.py): suggested vs chosen, rating.
+                    ("severity_suggestion", "satisfaction"),
                     "assignee",
                     ("requester", "organization", "channel"),
                     TIMESTAMPS,
@@ -115,6 +125,7 @@ class TicketAdmin(admin.ModelAdmin):
             "tickets/macros.js",
             "tickets/forms.js",
             "tickets/shortcuts.js",
+            "tickets/article_links.js",
         )
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -126,14 +137,15 @@ class TicketAdmin(admin.ModelAdmin):
 
     def get_object(self, request, object_id, from_field=None):
         # As the admin's own, read with what the ticket page shows beside it: who asked, for which
-        # organization, who has it, on which SLA policy (one query, not four).
+        # organization, who has it, on which SLA policy, and its current satisfaction rating (one query,
+        # not five).
         # The change view reads it once for the page and once in the admin's own view: the same request
         # gets the same object.
         cached = getattr(request, "_ticket_page_object", None)
         if cached is not None and cached[0] == (str(object_id), from_field):
             return cached[1]
-        queryset = self.get_queryset(request).select_related(
-            "requester", "organization", "assignee", "sla_policy"
+        queryset = satisfaction.with_current_rating(
+            self.get_queryset(request).select_related("requester", "organization", "assignee", "sla_policy")
         )
         field = Ticket._meta.pk if from_field is None else Ticket._meta.get_field(from_field)
         try:

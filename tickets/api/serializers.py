@@ -23,11 +23,13 @@ from tickets.models import (
     Membership,
     Message,
     Organization,
+    Rating,
     Severity,
     Status,
     Ticket,
 )
 from tickets.permissions import agents
+from tickets.satisfaction import current_rating
 from tickets.services.people import user_email_check
 
 User = get_user_model()
@@ -125,12 +127,29 @@ class IntakeSerializer(serializers.Serializer):
         }
 
 
+class SatisfactionSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=Rating.choices)
+    comment = serializers.CharField(allow_blank=True)
+    rated_at = serializers.DateTimeField()
+
+
+class SatisfactionRequestSerializer(serializers.Serializer):
+    rating = serializers.ChoiceField(choices=Rating.choices)
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Optional; a new rating keeps the last one.",
+    )
+
+
 class TicketSerializer(serializers.ModelSerializer):
     """A ticket as clients read it."""
 
     reference = serializers.CharField(read_only=True)
     interview = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
+    satisfaction = serializers.SerializerMethodField()
 
     class Meta:
         model = Ticket
@@ -149,6 +168,7 @@ class TicketSerializer(serializers.ModelSerializer):
             *INTAKE_API_FIELDS,
             "interview",
             "sla",
+            "satisfaction",
         )
         read_only_fields = fields
 
@@ -205,6 +225,17 @@ class TicketSerializer(serializers.ModelSerializer):
             for metric in Metric.values
         }
 
+    @extend_schema_field(SatisfactionSerializer(allow_null=True))
+    def get_satisfaction(self, ticket: Ticket) -> dict | None:
+        """The rating of the ticket's latest rated resolution, or null."""
+        return satisfaction_json(current_rating(ticket))
+
+
+def satisfaction_json(row) -> dict | None:
+    if row is None:
+        return None
+    return {"rating": row.rating, "comment": row.comment, "rated_at": _iso(row.rated_at)}
+
 
 #: The interview's date-and-time fields (written as ISO 8601 in UTC).
 _INTERVIEW_TIMES = frozenset(
@@ -234,7 +265,7 @@ def _ticket_plan() -> tuple[tuple[str, str, str], ...]:
     the SerializerMethodFields, "id" for foreign keys (their `_id`), "time" for timestamps, else "text"."""
     plan = []
     for name in TicketSerializer.Meta.fields:
-        if name in ("interview", "sla"):
+        if name in ("interview", "sla", "satisfaction"):
             plan.append((name, f"get_{name}", "method"))
         elif name == "reference":
             plan.append((name, name, "text"))

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from tickets.api import tokens, views
+from tickets.api import knowledge, tokens, views
 from tickets.api.sla import CalendarViewSet, HolidayViewSet, ResponseTargetViewSet, SlaPolicyViewSet
 from tickets.api.webhooks import WebhookSubscriptionViewSet
 
@@ -19,6 +19,7 @@ router.register("organizations", views.OrganizationViewSet, basename="organizati
 router.register("users", views.UserViewSet, basename="user")
 router.register("webhooks", WebhookSubscriptionViewSet, basename="webhook")
 router.register("auth/tokens", tokens.ApiTokenViewSet, basename="api-token")
+router.register("articles", knowledge.ArticleViewSet, basename="article")
 
 app_name = "api"
 
@@ -32,6 +33,7 @@ def not_found(request, *args, **kwargs) -> JsonResponse:
 
 urlpatterns = [
     path("auth/token/", views.obtain_token, name="token"),
+    path("severity-suggestion/", knowledge.severity_suggestion, name="severity-suggestion"),
     path("", include(router.urls)),
     # Only addresses ending in a slash: one without keeps Django's redirect to the address with it.
     re_path(r"^[\s\S]*/$", not_found),  # any character, a line break too

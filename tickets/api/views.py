@@ -37,7 +37,7 @@ from rest_framework.response import Response
 
 from sla.models import TicketClock
 from tickets import intake as intake_schema
-from tickets import selectors, services
+from tickets import satisfaction, selectors, services
 from tickets.api import serializers as s
 from tickets.api.authentication import token_organization_id
 from tickets.api.errors import FieldErrors, responses
@@ -186,6 +186,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if organization_id is not None:
             tickets = tickets.filter(organization_id=organization_id)
         # Into plain lists (to_attr): a related manager's cache costs a queryset per ticket and relation.
+        tickets = satisfaction.with_current_rating(tickets)
         return tickets.prefetch_related(
             Prefetch("candidates", queryset=Candidate.objects.order_by("pk"), to_attr="api_candidates"),
             Prefetch("sla_clocks", queryset=TicketClock.objects.order_by("metric"), to_attr="api_sla_clocks"),
@@ -348,6 +349,26 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             return Response(s.AttachmentSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
         page = self.paginate_queryset(selectors.ticket_attachments(ticket, viewer=request.user))
         return self.get_paginated_response(s.AttachmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Rate a resolved ticket (its requester)",
+        request=s.SatisfactionRequestSerializer,
+        responses={
+            **responses({200: s.SatisfactionSerializer}, bad_request=True, not_found=True),
+            status.HTTP_403_FORBIDDEN: OpenApiResponse(
+                FieldErrors, description="Only the ticket's requester rates it."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def satisfaction(self, request, reference=None):
+        ticket = self.get_object()
+        data = _validated(s.SatisfactionRequestSerializer, request.data)
+        with _service_errors():
+            row = satisfaction.satisfaction_rate(
+                ticket=ticket, actor=request.user, rating=data["rating"], comment=data.get("comment")
+            )
+        return Response(s.satisfaction_json(row))
 
     @extend_schema(
         summary="A ticket's audit trail",

@@ -20,11 +20,11 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from tickets import services
+from tickets import knowledge, satisfaction, services
 from tickets.agents import ensure_agents_group
 from tickets.demo import data
 from tickets.demo.data import OrganizationSpec, Person, Scenario
-from tickets.models import Membership, Organization, Status, Ticket
+from tickets.models import Article, Membership, Organization, Status, Ticket
 
 User = get_user_model()
 
@@ -220,8 +220,10 @@ def create_demo_tickets(result: SeedResult, *, now: datetime) -> int:
         drafts.append((created, scenario, channel, steps, context, requester, agent_index))
     # Filed in time order, so references grow with age as they would have in real life (HD-1 oldest).
     drafts.sort(key=lambda draft: draft[0])
+    # Ratings and deflections from a generator of their own, so the tickets stay as they always were.
+    feedback = random.Random(data.SEED + 1)  # noqa: S311 - reproducible demo data, not security
     for created, scenario, channel, steps, context, requester, agent_index in drafts:
-        _play(
+        ticket = _play(
             scenario,
             channel,
             steps,
@@ -231,7 +233,39 @@ def create_demo_tickets(result: SeedResult, *, now: datetime) -> int:
             agent_index=agent_index,
             created=created,
         )
+        _rate(feedback, ticket.pk, requester, now=now)
+    _open_suggested_articles(feedback, result, now=now)
     return len(plan)
+
+
+#: What demo customers say when they rate (good, then bad).
+RATING_COMMENTS = {
+    "good": ["", "", "Quick and clear, thank you.", "Fixed before our interviews started."],
+    "bad": ["", "It took two days to hear back.", "The workaround is painful; please fix it for good."],
+}
+
+
+def _rate(rng: random.Random, ticket_id: int, requester, *, now: datetime) -> None:
+    """Most resolved demo tickets get their requester's rating, mostly good, some hours after."""
+    ticket = Ticket.objects.get(pk=ticket_id)
+    if not satisfaction.can_be_rated(ticket) or rng.random() > 0.7:
+        return
+    rating = "good" if rng.random() < 0.8 else "bad"
+    at = min(now, ticket.resolved_at + timedelta(hours=rng.uniform(0.5, 30)))
+    satisfaction.satisfaction_rate(
+        ticket=ticket, actor=requester, rating=rating, comment=rng.choice(RATING_COMMENTS[rating]), at=at
+    )
+
+
+def _open_suggested_articles(rng: random.Random, result: SeedResult, *, now: datetime) -> None:
+    """Help-center articles demo customers opened from the new-ticket form's suggestions (deflections)."""
+    articles = list(Article.objects.visible_to(None).order_by("pk"))
+    customers = [user for users in result.customers.values() for user in users]
+    if not articles or not customers:
+        return
+    for _ in range(18):
+        at = now - timedelta(days=rng.uniform(0, 80))
+        knowledge.deflection_open(article=rng.choice(articles), user=rng.choice(customers), at=at)
 
 
 def plan_tickets(rng: random.Random) -> list[tuple[Scenario, str, str]]:

@@ -1,6 +1,7 @@
 """The ticket domain's models, one module per concern."""
 
 from .agents import AgentProfile
+from .articles import Article, ArticleCategory, ArticleVote, Deflection
 from .chats import Chat
 from .choices import (
     OPEN_STATUSES,
@@ -19,6 +20,7 @@ from .inbound import InboundEmail
 from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
 from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
+from .satisfaction import Rating, SatisfactionRating
 from .tickets import Candidate, Ticket, parse_reference
 
 __all__ = [
@@ -28,10 +30,14 @@ __all__ = [
     "AffectedRole",
     "AgentProfile",
     "ApiToken",
+    "Article",
+    "ArticleCategory",
+    "ArticleVote",
     "Attachment",
     "Candidate",
     "Channel",
     "Chat",
+    "Deflection",
     "Event",
     "IdempotencyRecord",
     "ImpactScope",
@@ -42,6 +48,8 @@ __all__ = [
     "Occurrence",
     "Organization",
     "OutgoingEmail",
+    "Rating",
+    "SatisfactionRating",
     "Severity",
     "Status",
     "Ticket",

@@ -67,6 +67,10 @@ class Ticket(models.Model):
     subject = models.CharField(max_length=200)
     description = models.TextField()
     severity = models.CharField(max_length=2, choices=Severity.choices, default=Severity.S3)
+    # What the severity suggestion (tickets.severity_suggestion) said from the intake at creation, and why:
+    # the console shows it beside the severity chosen. Blank for tickets filed before it existed.
+    suggested_severity = models.CharField(max_length=2, choices=Severity.choices, blank=True, editable=False)
+    suggested_severity_reason = models.CharField(max_length=300, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.PORTAL)
 

@@ -23,6 +23,7 @@ from tickets.models import Candidate, Channel, Severity, Status, Ticket
 from tickets.permissions import customer_membership, is_agent, require_agent
 from tickets.services.checks import INTAKE_FIELDS, check_not_closed, clean_candidates, single_line
 from tickets.services.conversation import attachment_add
+from tickets.severity_suggestion import suggest_severity
 
 
 def ticket_create(
@@ -67,6 +68,14 @@ def ticket_create(
         updated_at=at,
         **intake,
     )
+    # What the definitions suggest from these answers, kept for the console to show beside the choice.
+    suggestion = suggest_severity(
+        {"subject": subject, "description": description, **intake},
+        organization=membership.organization,
+        now=at,
+    )
+    ticket.suggested_severity = suggestion.severity
+    ticket.suggested_severity_reason = suggestion.reason[:300]
     # The requester and its organization were just read: no query to check that they exist.
     ticket.full_clean(exclude=["requester", "organization"], validate_constraints=False)
     candidate_rows = clean_candidates(candidates)
