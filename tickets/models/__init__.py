@@ -18,6 +18,7 @@ from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookE
 from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
 from .tickets import Candidate, Ticket, parse_reference
+from .workspace import Notification, NotificationSettings, SavedView
 
 __all__ = [
     "OPEN_STATUSES",
@@ -35,9 +36,12 @@ __all__ = [
     "Macro",
     "Membership",
     "Message",
+    "Notification",
+    "NotificationSettings",
     "Occurrence",
     "Organization",
     "OutgoingEmail",
+    "SavedView",
     "Severity",
     "Status",
     "Ticket",
