@@ -129,13 +129,18 @@ class TicketAdmin(admin.ModelAdmin):
     def subject_line(self, ticket: Ticket) -> str:
         return format_html('<span class="hd-subject" title="{}">{}</span>', ticket.subject, ticket.subject)
 
-    @admin.display(description="Severity", ordering="severity")
+    @admin.display(description="Sev.", ordering="severity")
     def severity_badge(self, ticket: Ticket) -> str:
+        # The code in the badge ("S2"), its name for screen readers and on hover ("S2 High: …").
+        label = ticket.get_severity_display()
         return format_html(
-            '<span class="severity-badge severity-{}" title="{}">{}</span>',
+            '<span class="severity-badge severity-{}" title="{}: {}">{}<span class="visually-hidden"> {}</span>'
+            "</span>",
             ticket.severity.lower(),
+            label,
             ticket.severity_definition,
-            ticket.get_severity_display(),
+            ticket.severity,
+            label.removeprefix(ticket.severity).strip(),
         )
 
     @admin.display(description="SLA", ordering=F("sla_due_at").asc(nulls_last=True))
