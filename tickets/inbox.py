@@ -19,7 +19,9 @@ the rows.
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from helpdesk import outbox
@@ -36,6 +38,9 @@ NoticeKind = Notification.Kind
 UNREAD_CAP = 99
 #: Notifications shown per page of the notification centre.
 PAGE_SIZE = 50
+
+_WATCHED_CACHE_KEY = "inbox:any-watched-view"
+_WATCHED_CACHE_SECONDS = 30
 
 #: The queues of the console's ticket list a new ticket can be in (tickets.admin.filters.QueueFilter),
 #: decided from the ticket alone: a new ticket has no clock at risk or breached, and is not waiting.
@@ -148,12 +153,28 @@ def _assignee(ticket: Ticket, kind: str, text: str) -> dict[int, tuple[str, str]
 
 
 def _watchers(ticket: Ticket, about: str) -> dict[int, tuple[str, str]]:
+    if not views_watched():
+        return {}
     watched = SavedView.objects.filter(watch=True, owner__is_staff=True, owner__is_active=True)
     found: dict[int, tuple[str, str]] = {}
     for view in watched.select_related("owner").order_by("owner_id", "position", "pk"):
         if view.owner_id not in found and view_takes_new_ticket(view, ticket):
             found[view.owner_id] = (NoticeKind.NEW_TICKET, f"New in “{view.name}”: {about}")
     return found
+
+
+def views_watched() -> bool:
+    """Whether any saved view is watched (cached briefly, forgotten when a view changes: a ticket's
+    creation asks, and most helpdesks watch none)."""
+    value = cache.get(_WATCHED_CACHE_KEY)
+    if value is None:
+        value = SavedView.objects.filter(watch=True).exists()
+        cache.set(_WATCHED_CACHE_KEY, value, _WATCHED_CACHE_SECONDS)
+    return value
+
+
+def _forget_watched(**kwargs) -> None:
+    cache.delete(_WATCHED_CACHE_KEY)
 
 
 def _queue_email(row: Notification) -> None:
@@ -211,3 +232,5 @@ def connect() -> None:
     """Subscribe to the spine (from `tickets.subscribers.connect`)."""
     spine.subscribe(notify_agents, durable=True)
     spine.subscribe(announce)
+    post_save.connect(_forget_watched, sender=SavedView, dispatch_uid="inbox-watched-save")
+    post_delete.connect(_forget_watched, sender=SavedView, dispatch_uid="inbox-watched-delete")
