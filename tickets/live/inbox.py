@@ -11,7 +11,8 @@ sent (two queries, whatever the inbox's size):
 
 With the embedded channel layer (no Redis) nothing is published to `user.<id>`: the layer reads events
 from the database (`tickets.live.layers`), so the socket also joins the agents' group and looks for new
-notifications at each event. The page is right on load without the socket; the socket only keeps it so.
+notifications at each event; a notification read in another tab shows there at the page's next heartbeat
+(25 s). The page is right on load without the socket; the socket only keeps it so.
 """
 
 from __future__ import annotations
