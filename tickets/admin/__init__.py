@@ -2,4 +2,8 @@
 and the SLA (plans, charts, calendars, on-call contacts, escalations); the agent's saved views and
 notifications."""
 
-from . import audit, integrations, people, sla, tickets, workspace  # noqa: F401 - importing registers the ModelAdmins
+from .widgets import use_labelled_widgets
+
+use_labelled_widgets()  # before the ModelAdmins below are created
+
+from . import audit, integrations, people, sla, tickets, workspace  # noqa: E402, F401 - importing registers them

@@ -161,7 +161,6 @@ class AgentsOnly:
 class SavedViewAdmin(AgentsOnly, admin.ModelAdmin):
     form = SavedViewForm
     list_display = ("name", "filters", "watch", "position", "open_link")
-    list_editable = ("position",)
     fields = ("name", "query", "watch", "position")
     search_fields = ("name",)
 
