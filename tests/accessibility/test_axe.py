@@ -82,7 +82,7 @@ if not AXE.exists():
     if IN_CI:
         raise RuntimeError(f"CI=true but {AXE} is missing: `make test` installs it with `npm ci`")
     pytest.skip(
-        "axe-core is not installed: `npm ci --prefix tests/accessibility` (make test does it when npm exists)",
+        "axe-core is missing: run `npm ci --prefix tests/accessibility` (`make test` does when npm exists)",
         allow_module_level=True,
     )
 skip_without_chromium()
@@ -120,9 +120,8 @@ def world(transactional_db):
     ticket_reply(ticket=ticket, author=customer, body="Still happening.")
     Macro.objects.create(name="Need more details", body="Hello {requester_name}, could you tell us more?")
     SavedView.objects.create(owner=admin, name="My S1s", query="severity__exact=S1", watch=True)
-    reset = "/portal/password-reset/{}/{}/".format(
-        urlsafe_base64_encode(force_bytes(customer.pk)), default_token_generator.make_token(customer)
-    )
+    uid = urlsafe_base64_encode(force_bytes(customer.pk))
+    reset = f"/portal/password-reset/{uid}/{default_token_generator.make_token(customer)}/"
     return {
         "admin": admin,
         "customer": customer,

@@ -134,8 +134,8 @@ class TicketAdmin(admin.ModelAdmin):
         # The code in the badge ("S2"), its name for screen readers and on hover ("S2 High: …").
         label = ticket.get_severity_display()
         return format_html(
-            '<span class="severity-badge severity-{}" title="{}: {}">{}<span class="visually-hidden"> {}</span>'
-            "</span>",
+            '<span class="severity-badge severity-{}" title="{}: {}">'
+            '{}<span class="visually-hidden"> {}</span></span>',
             ticket.severity.lower(),
             label,
             ticket.severity_definition,

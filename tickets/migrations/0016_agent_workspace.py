@@ -6,67 +6,176 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0015_event_kinds_of_the_spine'),
+        ("tickets", "0015_event_kinds_of_the_spine"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='outgoingemail',
-            name='kind',
-            field=models.CharField(choices=[('received', 'Ticket received'), ('reply', 'Agent reply'), ('status', 'Status changed'), ('agent', 'Agent notification')], max_length=8),
+            model_name="outgoingemail",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("received", "Ticket received"),
+                    ("reply", "Agent reply"),
+                    ("status", "Status changed"),
+                    ("agent", "Agent notification"),
+                ],
+                max_length=8,
+            ),
         ),
         migrations.CreateModel(
-            name='NotificationSettings',
+            name="NotificationSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email_new_ticket', models.BooleanField(default=False, verbose_name='new ticket in a view I watch')),
-                ('email_customer_reply', models.BooleanField(default=False, verbose_name='customer reply on my ticket')),
-                ('email_assigned', models.BooleanField(default=False, verbose_name='ticket assigned to me')),
-                ('email_at_risk', models.BooleanField(default=False, verbose_name='SLA at risk on my ticket')),
-                ('email_breached', models.BooleanField(default=False, verbose_name='SLA breached on my ticket')),
-                ('email_s1_page', models.BooleanField(default=False, verbose_name='S1 page')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_settings', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "email_new_ticket",
+                    models.BooleanField(default=False, verbose_name="new ticket in a view I watch"),
+                ),
+                (
+                    "email_customer_reply",
+                    models.BooleanField(default=False, verbose_name="customer reply on my ticket"),
+                ),
+                ("email_assigned", models.BooleanField(default=False, verbose_name="ticket assigned to me")),
+                (
+                    "email_at_risk",
+                    models.BooleanField(default=False, verbose_name="SLA at risk on my ticket"),
+                ),
+                (
+                    "email_breached",
+                    models.BooleanField(default=False, verbose_name="SLA breached on my ticket"),
+                ),
+                ("email_s1_page", models.BooleanField(default=False, verbose_name="S1 page")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_settings",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notification settings',
-                'verbose_name_plural': 'notification settings',
+                "verbose_name": "notification settings",
+                "verbose_name_plural": "notification settings",
             },
         ),
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('new_ticket', 'New ticket in a view I watch'), ('customer_reply', 'Customer reply on my ticket'), ('assigned', 'Ticket assigned to me'), ('at_risk', 'SLA at risk on my ticket'), ('breached', 'SLA breached on my ticket'), ('s1_page', 'S1 page')], max_length=16)),
-                ('text', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.event')),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notifications', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tickets.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("new_ticket", "New ticket in a view I watch"),
+                            ("customer_reply", "Customer reply on my ticket"),
+                            ("assigned", "Ticket assigned to me"),
+                            ("at_risk", "SLA at risk on my ticket"),
+                            ("breached", "SLA breached on my ticket"),
+                            ("s1_page", "S1 page"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("text", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(db_index=True)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tickets.event"
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tickets.ticket"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-pk'],
-                'indexes': [models.Index(fields=['recipient', '-id'], name='notification_inbox'), models.Index(condition=models.Q(('read_at__isnull', True)), fields=['recipient'], name='notification_unread')],
-                'constraints': [models.UniqueConstraint(fields=('recipient', 'event'), name='notification_once_per_event')],
+                "ordering": ["-pk"],
+                "indexes": [
+                    models.Index(fields=["recipient", "-id"], name="notification_inbox"),
+                    models.Index(
+                        condition=models.Q(("read_at__isnull", True)),
+                        fields=["recipient"],
+                        name="notification_unread",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("recipient", "event"), name="notification_once_per_event")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SavedView',
+            name="SavedView",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60)),
-                ('query', models.CharField(blank=True, help_text="The ticket list's address after the “?”, e.g. queue=open&severity__exact=S1.", max_length=500, verbose_name='filters and order')),
-                ('watch', models.BooleanField(default=False, help_text='Tell me (in the console, and by email if I chose so) when a new ticket enters this view.', verbose_name='notify me of new tickets')),
-                ('position', models.PositiveSmallIntegerField(default=0, help_text='Lower comes first in the sidebar.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='saved_views', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60)),
+                (
+                    "query",
+                    models.CharField(
+                        blank=True,
+                        help_text="The ticket list's address after the “?”, e.g. queue=open&severity__exact=S1.",
+                        max_length=500,
+                        verbose_name="filters and order",
+                    ),
+                ),
+                (
+                    "watch",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Tell me (in the console, and by email if I chose so) when a new ticket enters this view.",
+                        verbose_name="notify me of new tickets",
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="Lower comes first in the sidebar."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_views",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'name', 'pk'],
-                'constraints': [models.UniqueConstraint(fields=('owner', 'name'), name='saved_view_name_per_owner')],
+                "ordering": ["position", "name", "pk"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("owner", "name"), name="saved_view_name_per_owner")
+                ],
             },
         ),
     ]
