@@ -5,12 +5,15 @@
 //
 // - Desktop notifications: only for S1 pages, only once the agent allowed them by clicking the centre's
 //   "Alert me on this computer" button (the browser's question is never asked on load).
-// - Reconnects with exponential backoff and jitter; a heartbeat every 25 s; 4401/4403 stop for good.
+// - Reconnects with exponential backoff and jitter; a heartbeat every 25 s; 4401/4403 stop for good, and
+//   so does a socket that never opened GIVE_UP_AFTER times in a row (a server without WebSockets): the
+//   count is right at each page load anyway.
 (function () {
   "use strict";
 
   var HEARTBEAT_MS = 25000;
   var REFUSED_FOR_GOOD = { 4401: true, 4403: true };
+  var GIVE_UP_AFTER = 5;
   var link = document.getElementById("hd-inbox-link");
   var list = document.getElementById("hd-inbox-list");
   var alertsButton = document.getElementById("hd-desktop-alerts");
@@ -25,6 +28,7 @@
 
   var after = list ? list.dataset.newest : null;
   var attempts = 0;
+  var failuresInARow = 0;
 
   function showUnread(unread) {
     var badge = document.getElementById("hd-unread");
@@ -78,8 +82,11 @@
     var socket;
     try { socket = new window.WebSocket(scheme + window.location.host + path); } catch (error) { retry(); return; }
     var heartbeat = null;
+    var opened = false;
     socket.onopen = function () {
+      opened = true;
       attempts = 0;
+      failuresInARow = 0;
       heartbeat = setInterval(function () { socket.send(JSON.stringify({ type: "ping" })); }, HEARTBEAT_MS);
     };
     socket.onmessage = function (message) {
@@ -97,7 +104,8 @@
     socket.onclose = function (event) {
       clearInterval(heartbeat);
       document.documentElement.dataset.inbox = "off";
-      if (!REFUSED_FOR_GOOD[event.code]) retry();
+      if (!opened) failuresInARow += 1;
+      if (!REFUSED_FOR_GOOD[event.code] && failuresInARow < GIVE_UP_AFTER) retry();
     };
   }
 
