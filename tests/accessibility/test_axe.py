@@ -1,5 +1,6 @@
 """Accessibility: every page of the portal and the agent console, checked with axe-core in Chromium at a
-laptop's width (1366×900) and a phone's (390×844). No critical and no serious violation is allowed.
+laptop's width (1366×900) and a phone's (390×844). No critical and no serious violation is allowed, and
+no page scrolls sideways on the phone (but those listed in SCROLLS_SIDEWAYS_TODAY).
 
 axe-core comes from npm, pinned in tests/accessibility/package-lock.json and installed by `make test`
 (`npm ci`); the test injects node_modules/axe-core/axe.min.js into each page (the pages' content
@@ -31,6 +32,11 @@ TIMEOUT_MS = 15_000
 WIDTHS = {"1366": {"width": 1366, "height": 900}, "390": {"width": 390, "height": 844}}
 #: The impacts that fail the check.
 BLOCKING = ("critical", "serious")
+#: Pages that still scroll sideways on a phone, each with who fixes it. Every other page fits 390 px.
+SCROLLS_SIDEWAYS_TODAY = {
+    # Rebuilt for phones by the conversation-first ticket page (issue 14, item 1), merged separately.
+    "/admin/tickets/ticket/{ticket}/change/",
+}
 
 #: Portal pages: (address, who is signed in: None or "customer").
 PORTAL_PAGES = [
@@ -136,8 +142,12 @@ def world(transactional_db):
     }
 
 
+#: The page width each address was laid out at (document.documentElement.scrollWidth), by address.
+widths: dict[str, int] = {}
+
+
 def check(page, url: str) -> list[dict]:
-    """axe's violations on the page at `url` (all impacts)."""
+    """axe's violations on the page at `url` (all impacts); its laid-out width goes to `widths`."""
     response = page.goto(url)
     assert response is not None and response.status < 400, f"{url}: HTTP {response and response.status}"
     page.add_script_tag(path=str(AXE))
@@ -150,6 +160,7 @@ def check(page, url: str) -> list[dict]:
             }));
         }"""
     )
+    widths[url] = page.evaluate("() => document.documentElement.scrollWidth")
     return result
 
 
@@ -205,4 +216,12 @@ def test_no_critical_or_serious_violations(browser, live_server, world, surface,
     (folder / f"{surface}-{width}.json").write_text(json.dumps(found, indent=2))
     assert len(found) == (len(PORTAL_PAGES) if surface == "portal" else len(CONSOLE_PAGES) + 1)
     problems = report(found)
+    if width == "390":
+        values = world["values"]
+        problems += [
+            f"{path}: the page is {widths[live_server.url + path.format(**values)]} px wide at 390 px"
+            for path in found
+            if path not in SCROLLS_SIDEWAYS_TODAY
+            and widths[live_server.url + path.format(**values)] > WIDTHS["390"]["width"]
+        ]
     assert problems == [], "\n".join(problems)
