@@ -6,7 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test lint check format clean
+.PHONY: run test lint check format clean axe-core
+
+# axe-core for the accessibility tests (tests/accessibility), pinned by its package-lock.json. Without npm
+# the tests are skipped, except in CI (CI=true), where they must run.
+AXE_DIR := tests/accessibility
+AXE_STAMP := $(AXE_DIR)/node_modules/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +26,18 @@ run: $(VENV)/.installed
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runstack 127.0.0.1:8000
 
-test: $(VENV)/.installed
+$(AXE_STAMP): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(AXE_DIR) --no-audit --no-fund --loglevel=error && touch $@; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "CI: npm is needed for the accessibility tests (apt-get install -y npm)" >&2; exit 1; \
+	else \
+		echo "npm not found: the accessibility tests (axe-core) will be skipped"; \
+	fi
+
+axe-core: $(AXE_STAMP)
+
+test: $(VENV)/.installed axe-core
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -19,6 +19,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+#: axe-core, pinned by tests/accessibility/package-lock.json and installed by `make test` (`npm ci`); the
+#: accessibility checks inject it into pages opened with `bypass_csp=True`. AXE_CORE_JS points elsewhere.
+AXE_JS = Path(
+    os.environ.get("AXE_CORE_JS")
+    or Path(__file__).resolve().parent / "accessibility" / "node_modules" / "axe-core" / "axe.min.js"
+)
 
 
 def skip_without_chromium() -> None:

@@ -153,3 +153,36 @@ async def _send(layer, announcement: Announcement) -> None:
 def connect() -> None:
     """Subscribe to the spine (from `tickets.subscribers.connect`)."""
     spine.subscribe(publish)
+
+
+# --- agents' notifications ----------------------------------------------------------------------------
+
+#: The message type that tells an agent's console pages their notifications changed (`tickets.inbox`).
+INBOX_MESSAGE_TYPE = "inbox.changed"
+
+
+def user_group(user_id: int) -> str:
+    """One agent's console pages (the notification centre's badge): a new notification, or one read."""
+    return f"user.{user_id}"
+
+
+def notify_users(user_ids) -> None:
+    """Tell the users' open pages that their notifications changed; each page reads what is new itself.
+    With the embedded layer the pages find out from the events they already hear (`tickets.live`)."""
+    layer = get_channel_layer()
+    if layer is None or reads_events_itself(layer) or not user_ids:
+        return
+    layer_outage = _outage()
+    if layer_outage.down():
+        return
+    try:
+        _run(_send_inbox, layer, list(user_ids))
+    except (RedisError, OSError, TimeoutError) as error:  # the rows stand: pages catch up at their heartbeat
+        layer_outage.failed(error)
+    else:
+        layer_outage.succeeded()
+
+
+async def _send_inbox(layer, user_ids: list[int]) -> None:
+    sends = [layer.group_send(user_group(pk), {"type": INBOX_MESSAGE_TYPE}) for pk in user_ids]
+    await asyncio.wait_for(asyncio.gather(*sends), timeout=PUBLISH_TIMEOUT_SECONDS)

@@ -35,8 +35,8 @@ from django.template.loader import render_to_string
 from helpdesk import outbox
 from sla.models import Metric
 from sla.promises import first_response_promise
-from tickets.models import Chat, Message, OutgoingEmail, Severity, Status, Ticket
-from tickets.permissions import can_view_ticket
+from tickets.models import Chat, Message, Notification, OutgoingEmail, Severity, Status, Ticket
+from tickets.permissions import can_view_ticket, is_agent
 from tickets.satisfaction import can_be_rated, rating_links
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,8 @@ def _send_row(email: OutgoingEmail) -> None:
         if chat is None:
             raise outbox.Withdrawn("The chat is gone.")
         mail = chat_transcript_email(chat, message_id=email.msgid)
+    elif email.kind == OutgoingEmail.Kind.AGENT_NOTICE:
+        mail = agent_notice_email(ticket, email.data["notification"], message_id=email.msgid)
     else:
         previous, current = email.data["previous"], email.data["current"]
         mail = status_changed_email(ticket, previous, current, message_id=email.msgid)
@@ -328,6 +330,31 @@ def chat_transcript(chat: Chat) -> list[dict]:
 
 def _customer_name(user) -> str:
     return (user.get_full_name() or user.get_username()) if user else "You"
+
+
+def console_url(ticket: Ticket) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/admin/tickets/ticket/{ticket.pk}/change/"
+
+
+def agent_notice_email(ticket: Ticket, notification_id_: int, *, message_id: str) -> EmailMessage:
+    """An agent's notification (tickets.inbox), by email because they asked for that kind. Checked when
+    sent: a user who is no longer an agent gets nothing."""
+    notice = Notification.objects.select_related("recipient").filter(pk=notification_id_).first()
+    if notice is None:
+        raise outbox.Withdrawn("The notification no longer exists.")
+    agent = notice.recipient
+    if not is_agent(agent) or not agent.email:
+        raise outbox.Withdrawn("The recipient is no longer an agent with an email address.")
+    body = render_to_string(
+        "tickets/email/agent_notice.txt", {"notice": notice, "ticket": ticket, "url": console_url(ticket)}
+    )
+    return EmailMessage(
+        subject=one_line(f"[{ticket.reference}] {notice.get_kind_display()}: {ticket.subject}"),
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[agent.email],
+        headers={"Message-ID": message_id, **AUTOMATIC_HEADERS},
+    )
 
 
 def send_ticket_received(ticket: Ticket) -> None:

@@ -5,7 +5,9 @@
    sla.breached), written as delivery rows that commit with the change.
 2. `notify_customer` (in the transaction): the notification emails (ticket received, an agent's reply,
    a status change that asks something of the customer or ends the conversation).
-3. `tickets.live_updates.publish` (after commit): live updates, each event announced to the pages that
+3. `tickets.inbox.notify_agents` (in the transaction): the agents' notifications (and their emails, if
+   asked for), `tickets.inbox.announce` telling their console pages after commit.
+4. `tickets.live_updates.publish` (after commit): live updates, each event announced to the pages that
    may show it (the ticket's, the agents' queues, the organization's lists).
 
 The SLA engine, below this package, tells the spine about escalations with the `sla.signals.escalation_fired`
@@ -20,7 +22,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from sla.signals import escalation_fired
-from tickets import events, live_updates, notifications, outgoing_webhooks, spine
+from tickets import events, inbox, live_updates, notifications, outgoing_webhooks, spine
 from tickets.events import EscalationFired, MessageAdded, StatusChanged, payload_of
 from tickets.models import Event, Message, Ticket
 from tickets.models.integrations import WebhookEvent, WebhookSubscription
@@ -119,6 +121,7 @@ def connect() -> None:
     """Subscribe to the spine and the SLA engine's signal (from `TicketsConfig.ready`)."""
     spine.subscribe(announce_to_integrations, durable=True)
     spine.subscribe(notify_customer, durable=True)
+    inbox.connect()
     live_updates.connect()
     escalation_fired.connect(record_escalation, dispatch_uid="tickets-record-escalation")
     post_save.connect(

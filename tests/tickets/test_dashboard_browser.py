@@ -11,6 +11,7 @@ except in CI.
 from __future__ import annotations
 
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -118,6 +119,9 @@ def test_agent_sees_the_charts(live_server, browser):
     # The site has no /favicon.ico (a 404 that Chromium reports as a console error on any page): not
     # this page's concern, so the browser gets an empty answer for it.
     context.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    # Every console page opens the notification socket (/ws/notifications/); this live server is WSGI, with
+    # no WebSockets (a failed handshake is a console error): the browser gets a silent socket instead.
+    context.route_web_socket(re.compile(r".*/ws/.*"), lambda socket: None)
     page = context.new_page()
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))

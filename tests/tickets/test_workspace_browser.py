@@ -18,12 +18,11 @@ import importlib
 import json
 import os
 import re
-from pathlib import Path
 
 import pytest
 from django.apps import apps
 
-from tests.browser import ARTIFACTS, RECORD_VIOLATIONS, skip_without_chromium
+from tests.browser import ARTIFACTS, AXE_JS, RECORD_VIOLATIONS, skip_without_chromium
 from tests.factories import PASSWORD, AgentFactory, CustomerFactory, OrganizationFactory
 from tickets.models import Message, Status, Ticket
 from tickets.services import ticket_create, ticket_reply
@@ -32,9 +31,7 @@ TIMEOUT_MS = 10_000
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 OUT = ARTIFACTS / "workspace"
-AXE = Path(
-    os.environ.get("AXE_CORE_JS", Path(__file__).resolve().parents[2] / "node_modules/axe-core/axe.min.js")
-)
+AXE = AXE_JS
 #: A generous ceiling for the ticket page on this test server (it loads in well under a second here).
 MAX_LOAD_MS = 4_000
 

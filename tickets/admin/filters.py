@@ -41,8 +41,20 @@ class AssigneeFilter(admin.SimpleListFilter):
         return queryset
 
 
+def default_queue(params) -> str:
+    """The queue a list shows when none is chosen: "All open", or every ticket when a status is chosen
+    (asking for resolved or closed tickets is the one way to see them). `params`: the list's parameters.
+    (tickets.inbox matches watched views against new tickets by the same rule.)"""
+    return ALL_TICKETS if "status__exact" in params else "open"
+
+
+#: The queue value that shows tickets of every status, resolved and closed too.
+ALL_TICKETS = "all"
+
+
 class QueueFilter(admin.SimpleListFilter):
-    """The work queues, one click each, with their sizes (counted in one query)."""
+    """The work queues, one click each, with their sizes (counted in one query). The list opens on "All
+    open" (`default_queue`); resolved and closed tickets show only when asked for."""
 
     title = "queue"
     parameter_name = "queue"
@@ -56,9 +68,23 @@ class QueueFilter(admin.SimpleListFilter):
         ("open", "All open"),
     )
 
+    def __init__(self, request, params, model, model_admin):
+        self.default = default_queue(params)
+        super().__init__(request, params, model, model_admin)
+
     def lookups(self, request, model_admin):
         counts = queue_counts(request.user)
-        return [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES]
+        return [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES] + [
+            (ALL_TICKETS, "Any status, closed too")
+        ]
+
+    def value(self):
+        return super().value() or self.default
+
+    def choices(self, changelist):
+        # The admin's "All" (no parameter) is the default queue here, listed under its own name.
+        choices = list(super().choices(changelist))
+        return choices[1:]
 
     def queryset(self, request, queryset):
         condition = queue_conditions(request.user).get(self.value())

@@ -68,6 +68,11 @@ class CandidateInlineForm(forms.ModelForm):
     class Meta:
         model = Candidate
         fields = ("name", "email")
+        # The inline's table names its columns, not its inputs: each says what it is to screen readers.
+        widgets = {
+            "name": forms.TextInput(attrs={"aria-label": "Candidate's name"}),
+            "email": forms.EmailInput(attrs={"aria-label": "Candidate's email"}),
+        }
 
     def clean(self):
         data = super().clean()

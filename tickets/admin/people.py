@@ -15,7 +15,7 @@ from tickets.services.people import user_email_check
 User = get_user_model()
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.StackedInline):  # stacked: each field has its label (accessibility)
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
@@ -107,6 +107,8 @@ class HelpdeskUserAdmin(UserAdmin):
     inlines = [CustomerMembershipInline]
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "organization")
     list_select_related = ("membership__organization",)
+    # Plain labelled lists: the admin's two-pane picker marks up its icons with ARIA that axe refuses.
+    filter_horizontal = ()
 
     @admin.display(description="Organization", ordering="membership__organization__name")
     def organization(self, user):

@@ -6,9 +6,11 @@ change is validated, audited and followed by its side effects like everywhere el
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 
 from django.contrib import admin, messages
+from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
@@ -20,7 +22,7 @@ from django.utils.html import format_html
 
 from sla.display import ticket_sla_html
 from tickets import intake, satisfaction, selectors, services
-from tickets.admin import chats, ticket_page
+from tickets.admin import chats, ticket_page, workspace
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
 from tickets.admin.knowledge import TicketSelfService
@@ -67,18 +69,20 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     change_form_template = "admin/tickets/ticket/change_form.html"
     change_list_template = "admin/tickets/ticket/change_list.html"
 
+    # One line per ticket at 1366 px (tickets/static/tickets/admin.css sizes the columns; a long subject
+    # ends in an ellipsis and shows whole on hover).
     list_display = (
         "reference_display",
         "severity_badge",
-        "subject",
+        "subject_line",
         "status",
-        "sla",
-        "organization",
         "requester_display",
+        "organization",
         "assignee",
+        "sla",
         "age",
     )
-    list_display_links = ("reference_display", "subject")
+    list_display_links = ("reference_display", "subject_line")
     list_filter = (QueueFilter, "severity", "status", "channel", "organization", AssigneeFilter)
     list_select_related = ("organization", "requester", "assignee")
     search_fields = ("subject", "requester__email", "candidates__email")
@@ -161,13 +165,22 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     def reference_display(self, ticket: Ticket) -> str:
         return ticket.reference
 
-    @admin.display(description="Severity", ordering="severity")
+    @admin.display(description="Subject", ordering="subject")
+    def subject_line(self, ticket: Ticket) -> str:
+        return format_html('<span class="hd-subject" title="{}">{}</span>', ticket.subject, ticket.subject)
+
+    @admin.display(description="Sev.", ordering="severity")
     def severity_badge(self, ticket: Ticket) -> str:
+        # The code in the badge ("S2"), its name for screen readers and on hover ("S2 High: …").
+        label = ticket.get_severity_display()
         return format_html(
-            '<span class="severity-badge severity-{}" title="{}">{}</span>',
+            '<span class="severity-badge severity-{}" title="{}: {}">'
+            '{}<span class="visually-hidden"> {}</span></span>',
             ticket.severity.lower(),
+            label,
             ticket.severity_definition,
-            ticket.get_severity_display(),
+            ticket.severity,
+            label.removeprefix(ticket.severity).strip(),
         )
 
     @admin.display(description="SLA", ordering=F("sla_due_at").asc(nulls_last=True))
@@ -176,7 +189,8 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
 
     @admin.display(description="Requester", ordering="requester__email")
     def requester_display(self, ticket: Ticket) -> str:
-        return ticket.requester.email or ticket.requester.get_username()
+        requester = ticket.requester.email or ticket.requester.get_username()
+        return format_html('<span title="{}">{}</span>', requester, requester)
 
     @admin.display(description="Age", ordering="created_at")
     def age(self, ticket: Ticket) -> str:
@@ -280,6 +294,18 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
             re_path(r"^[^/]+/reply/$", self.admin_site.admin_view(_no_such_ticket)),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        """The queue: its saved views with their counts in the sidebar, and live updates (the agents'
+        socket; the rows are fetched again, rendered here, when an event comes)."""
+        extra_context = {
+            **(extra_context or {}),
+            "live_after": selectors.last_event_id(),
+            "saved_views": workspace.sidebar_views(self, request),
+            "save_view_url": workspace.save_view_url(request),
+            "shortcuts_script": _shortcuts_script(),
+        }
+        return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         live_after = selectors.last_event_id()  # before the ticket is read: later events come live
@@ -430,6 +456,12 @@ def _candidates_from(formsets) -> list[dict] | None:
                 if f.cleaned_data and not f.cleaned_data.get("DELETE")
             ]
     return None
+
+
+@functools.cache
+def _shortcuts_script() -> str:
+    """The keyboard shortcuts' script (j/k/Enter on the rows' data-row-link), when the build has it."""
+    return "tickets/shortcuts.js" if finders.find("tickets/shortcuts.js") else ""
 
 
 def _no_such_ticket(request, *args, **kwargs):

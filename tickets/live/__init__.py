@@ -3,6 +3,7 @@ how each viewer sees an event, the embedded channel layer, and the HTTP polling 
 
 - `routing.py`: the WebSocket routes, mounted under `/ws/` by `helpdesk/asgi.py`.
 - `consumers.py`: one consumer per open page: session sign-in, limits, replay, then live events.
+- `inbox.py`: an agent's notification centre (`/ws/notifications/`, their own `user.<id>` group).
 - `streams.py`: what a socket may follow (a ticket, the ticket lists), checked again at every event.
 - `rendering.py`: an event as one viewer may see it (never a note's body on a customer's socket).
 - `layers.py`: the embedded channel layer, which reads new `Event` rows once per web process.

@@ -22,6 +22,7 @@ from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
 from .satisfaction import Rating, SatisfactionRating
 from .tickets import Candidate, Ticket, parse_reference
+from .workspace import Notification, NotificationSettings, SavedView
 
 __all__ = [
     "OPEN_STATUSES",
@@ -45,11 +46,14 @@ __all__ = [
     "Macro",
     "Membership",
     "Message",
+    "Notification",
+    "NotificationSettings",
     "Occurrence",
     "Organization",
     "OutgoingEmail",
     "Rating",
     "SatisfactionRating",
+    "SavedView",
     "Severity",
     "Status",
     "Ticket",
