@@ -111,6 +111,9 @@ def world(transactional_db):
     """A small helpdesk with something on every page: tickets with a conversation, a note, a canned
     reply, a saved view, notifications."""
     from sla.models import BusinessCalendar
+    from tickets.help_center import ensure_help_center
+
+    ensure_help_center()  # the flush after each transactional test empties the seeded articles too
 
     organization = OrganizationFactory(name="Acme Talent")
     customer = CustomerFactory(
@@ -130,7 +133,9 @@ def world(transactional_db):
     ticket_reply(ticket=ticket, author=admin, body="We are looking into it.")
     ticket_add_note(ticket=ticket, author=admin, body="Release 4.2 changed the invite template.")
     ticket_reply(ticket=ticket, author=customer, body="Still happening.")
-    Macro.objects.create(name="Need more details", body="Hello {requester_name}, could you tell us more?")
+    Macro.objects.get_or_create(
+        name="Need more details", defaults={"body": "Hello {requester_name}, could you tell us more?"}
+    )
     SavedView.objects.create(owner=admin, name="My S1s", query="severity__exact=S1", watch=True)
     uid = urlsafe_base64_encode(force_bytes(customer.pk))
     reset = f"/portal/password-reset/{uid}/{default_token_generator.make_token(customer)}/"
