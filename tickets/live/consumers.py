@@ -7,9 +7,10 @@ A socket's life:
    with 4404 (a ticket) or 4403.
 2. **Catch up**: the page says the last event id it shows (`?after=N`); everything after it that the
    viewer may see is sent first, oldest first (or `{"type": "reload"}` when too much was missed).
-3. **Live**: each announced event is read back, the viewer read afresh from their session and checked
-   again (signed out: 4401; no longer allowed: 4403), and the event sent as that viewer may see it.
-   Every message carries the event id; the page renders each id once.
+3. **Live**: each announced event is checked against the viewer as they are now (signed out,
+   deactivated: 4401; moved or no longer allowed: 4403) and sent as that viewer may see it. The
+   process's sockets that hear of the same event share one check of their viewers and one rendering
+   per audience (`delivery.py`). Every message carries the event id; the page renders each id once.
 4. **Client messages**: `{"type": "ping", "after": N}` (a heartbeat, which also sends anything after N
    the socket has not delivered), answered `{"type": "pong"}`; on a ticket's socket also
    `{"type": "typing", "internal": false}` (the viewer is writing: the ticket's other sockets are sent
@@ -32,9 +33,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from tickets.live.delivery import Viewer, deliveries
 from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
 from tickets.live_updates import Announcement
-from tickets.permissions import is_agent
 
 #: Close codes (4000-4999 are the application's; the page's script knows them).
 CLOSE_BAD_MESSAGE = 4400
@@ -144,12 +145,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         if not self.stream.may_concern(self.viewer_is_agent, announcement):
             return
-        refused, payload = await database_sync_to_async(self._render)(announcement.event_id)
-        if refused:
-            await self.close(refused)
-            return
-        if payload is not None:
-            await self._send_payloads([payload])
+        outcome = await deliveries().outcome(announcement.event_id, self)
+        if outcome.viewer is not None:
+            self._admitted(outcome.viewer)
+        if outcome.close:
+            await self.close(outcome.close)
+        elif outcome.text is not None:
+            await self._send_text(announcement.event_id, outcome.text)
 
     async def live_typing(self, message: dict) -> None:
         """Someone else on the ticket is typing; an agent's note is shown to agents only."""
@@ -218,10 +220,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return CLOSE_SIGNED_OUT, []
         if not self.stream.allows(viewer):
             return self.stream.refused_code, []
-        self.viewer_is_agent = is_agent(viewer)
-        self.viewer_name = viewer.get_full_name() or viewer.get_username()
-        self.viewer_id = viewer.pk
+        self._admitted(Viewer.of(viewer, self.session_key))
         return None, self.stream.groups(viewer)
+
+    def _admitted(self, viewer: Viewer) -> None:
+        """The viewer as checked (at connect, or again after a change): the per-event checks compare it."""
+        self.viewer = viewer
+        self.viewer_is_agent = viewer.agent
+        self.viewer_name = viewer.name
+        self.viewer_id = viewer.user_id
+
+    def recheck(self) -> tuple[int | None, Viewer | None]:
+        """The long check, when the viewer changed since admitted (`delivery.py`): (close code, None), or
+        (None, the viewer as they are now)."""
+        viewer, refused = self._current_viewer()
+        if refused:
+            return refused, None
+        return None, Viewer.of(viewer, self.session_key)
 
     def _current_viewer(self):
         """(viewer, None) if they may still follow the stream, else (None, close code)."""
@@ -232,13 +247,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.stream.allows(viewer) or self.stream.groups(viewer) != self.joined:
             return None, Stream.refused_code
         return viewer, None
-
-    def _render(self, event_id: int) -> tuple[int | None, dict | None]:
-        viewer, refused = self._current_viewer()
-        if refused:
-            return refused, None
-        event = self.stream.event(viewer, event_id)
-        return None, (self.stream.render(event, viewer=viewer) if event is not None else None)
 
     def _missed(self, after: int, overlap: bool) -> tuple[int | None, list[dict] | None]:
         viewer, refused = self._current_viewer()
@@ -262,12 +270,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _send_payloads(self, payloads: list[dict]) -> None:
         for payload in payloads:
-            if payload["id"] in self.delivered:
-                continue
-            self.delivered[payload["id"]] = None
-            if len(self.delivered) > REMEMBERED_IDS:
-                self.delivered.popitem(last=False)
-            await self.send(text_data=json.dumps(payload))
+            await self._send_text(payload["id"], json.dumps(payload))
+
+    async def _send_text(self, event_id: int, text: str) -> None:
+        """Send an event's payload (JSON text) unless this socket already did."""
+        if event_id in self.delivered:
+            return
+        self.delivered[event_id] = None
+        if len(self.delivered) > REMEMBERED_IDS:
+            self.delivered.popitem(last=False)
+        await self.send(text_data=text)
 
 
 class TicketConsumer(LiveConsumer):
