@@ -255,6 +255,10 @@ else:
             "CONFIG": {"interval": LIVE_TAIL_SECONDS, "capacity": 500},
         }
     }
+# Each web process looks this often whether Redis still holds its sockets' subscriptions (a Redis
+# restarted, failed over or flushed forgets them silently); if not, they join again and catch up from the
+# database (tickets/live/watch.py). One Redis command per look and process.
+LIVE_LAYER_CHECK_SECONDS = env.float("LIVE_LAYER_CHECK_SECONDS", default=1.0)
 # A page whose socket cannot connect (a proxy that does not upgrade /ws/) polls for the same events, at
 # most once per this many seconds (faster polls are answered 429 with Retry-After).
 LIVE_POLL_MIN_SECONDS = env.int("LIVE_POLL_MIN_SECONDS", default=3)

@@ -42,8 +42,9 @@ MESSAGE_TYPE = "live.event"
 #: already committed, and open pages fetch what they missed at their next heartbeat (25 s) anyway.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 #: After a failed publish, this process skips the channel layer for this long (one request waits, not
-#: every one): the outage is logged once, and pages catch up by event id.
-PUBLISH_RETRY_AFTER = 10.0
+#: every one): the outage is logged once, and pages catch up by event id (the web processes' sockets
+#: catch up again this long after the layer is back: tickets/live/watch.py).
+PUBLISH_RETRY_AFTER = 2.0
 
 
 def ticket_group(ticket_id: int) -> str:

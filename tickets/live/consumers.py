@@ -24,6 +24,7 @@ A socket's life:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -35,7 +36,9 @@ from django.conf import settings
 
 from tickets.live.delivery import Viewer, deliveries
 from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
+from tickets.live.watch import watch_for
 from tickets.live_updates import Announcement
+from tickets.models import Event
 
 #: Close codes (4000-4999 are the application's; the page's script knows them).
 CLOSE_BAD_MESSAGE = 4400
@@ -80,6 +83,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.delivered: OrderedDict[int, None] = OrderedDict()
+        #: The newest event id this socket sent or knew of when it opened: catching up starts there.
+        self.cursor = 0
+        #: Held while sending events, so a catch-up and a live event do not interleave.
+        self.sending = asyncio.Lock()
         self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
         self.stream = self.make_stream()
         session = self.scope.get("session")
@@ -96,14 +103,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
+        self.watch = watch_for(self.channel_layer)
+        if self.watch is not None:
+            self.watch.follow(self)
         await self.accept()
         if self.shows_presence and self.viewer_is_agent:
             await self._presence(here=True, answer=True)
         after = _after(self.scope.get("query_string", b""))
         if after is not None:
-            await self._catch_up(after, overlap=True)
+            self.cursor = after
+            async with self.sending:
+                await self._catch_up(after, overlap=True)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "watch", None) is not None:
+            self.watch.forget(self)
         if self.joined and self.shows_presence and self.viewer_is_agent:
             await self._presence(here=False)
         for group in self.joined:
@@ -133,14 +147,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         if after is not None:
-            await self._catch_up(after)
+            async with self.sending:
+                await self._catch_up(after)
         await self.send(text_data=json.dumps({"type": "pong"}))
 
     async def live_event(self, message: dict) -> None:
         """An announcement from the channel layer (`tickets.live_updates`)."""
         if not self.joined:
             return
-        announcement = Announcement.from_message(message)
+        async with self.sending:
+            await self._announced(Announcement.from_message(message))
+
+    async def rejoin(self, *, join: bool = True) -> None:
+        """The channel layer forgot this socket's groups (`watch.py`): join them again, then send what
+        was missed since the last event sent (the page shows each once)."""
+        if not self.joined:
+            return
+        async with self.sending:
+            if join:
+                for group in self.joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            await self._catch_up(self.cursor, overlap=True)
+
+    async def _announced(self, announcement: Announcement) -> None:
         if announcement.event_id in self.delivered:
             return
         if not self.stream.may_concern(self.viewer_is_agent, announcement):
@@ -221,6 +250,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.stream.allows(viewer):
             return self.stream.refused_code, []
         self._admitted(Viewer.of(viewer, self.session_key))
+        self.cursor = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         return None, self.stream.groups(viewer)
 
     def _admitted(self, viewer: Viewer) -> None:
@@ -277,6 +307,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if event_id in self.delivered:
             return
         self.delivered[event_id] = None
+        self.cursor = max(self.cursor, event_id)
         if len(self.delivered) > REMEMBERED_IDS:
             self.delivered.popitem(last=False)
         await self.send(text_data=text)

@@ -1,0 +1,112 @@
+"""Keeping the sockets subscribed when Redis forgets them: the failure where live updates silently stop
+after a Redis hiccup until the web server is restarted.
+
+With channels-redis a socket's subscriptions are members of sorted sets in Redis. A Redis that restarts
+while a socket's server is between two reads, fails over to an empty replica, is flushed, or evicts the
+keys, forgets them: the socket stays open and hears nothing more. (When the server's read itself fails,
+the sockets close and the pages reconnect with their last id: that case needs nothing here.)
+
+So each web process keeps a marker key of its own in every Redis of the layer and looks at it every
+LIVE_LAYER_CHECK_SECONDS (one command per look). When the marker is gone, or a look failed and a later
+one succeeds, the process's sockets join their groups again and each sends what it missed since the last
+event it sent, from the database (`LiveConsumer.rejoin`). Publishers skip the layer for a while after it
+failed (tickets.live_updates.PUBLISH_RETRY_AFTER), so the sockets catch up once more when that is over.
+
+The embedded layer keeps its groups in the process and reads events from the database: nothing to watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import weakref
+
+from django.conf import settings
+
+from tickets.live_updates import PUBLISH_RETRY_AFTER
+
+logger = logging.getLogger(__name__)
+
+#: How long the marker outlives a process that stopped looking (it is set again at every look).
+MARKER_SECONDS = 3600
+
+
+class LayerWatch:
+    """The watch of one process (event loop) over its sockets' subscriptions on a channels-redis layer."""
+
+    def __init__(self, layer, interval: float) -> None:
+        self.layer = layer
+        self.interval = interval
+        self.marker = f"{layer.prefix}:live-watch:{uuid.uuid4().hex}"
+        self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.task: asyncio.Task | None = None
+        #: Whether every Redis of the layer held the marker at the last look (None: not looked yet).
+        self.intact: bool | None = None
+        self.repairs = 0
+        self.later: set[asyncio.Task] = set()
+
+    def follow(self, socket) -> None:
+        self.sockets.add(socket)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def forget(self, socket) -> None:
+        self.sockets.discard(socket)
+
+    async def run(self) -> None:
+        while self.sockets:
+            await self.look()
+            await asyncio.sleep(self.interval)
+        self.intact = None  # a later socket starts a new watch, whose first look sets the marker
+
+    async def look(self) -> None:
+        try:
+            held = await self._marker_held()
+        except Exception as error:  # noqa: BLE001 - unreachable or failing: repair once it answers again
+            if self.intact is not False:
+                logger.warning("Live updates: the channel layer failed (%s); sockets rejoin once back", error)
+            self.intact = False
+            return
+        lost = self.intact is False or (self.intact is True and not held)
+        self.intact = True
+        if lost:
+            self.repairs += 1
+            logger.warning("Live updates: the channel layer lost this process's subscriptions; rejoining")
+            await self.repair()
+            # What publishers skipped while they believed the layer down, once they publish again.
+            task = asyncio.get_running_loop().create_task(self._catch_up_later())
+            self.later.add(task)
+            task.add_done_callback(self.later.discard)
+
+    async def _catch_up_later(self) -> None:
+        await asyncio.sleep(PUBLISH_RETRY_AFTER + self.interval)
+        await self.repair(rejoin=False)
+
+    async def repair(self, *, rejoin: bool = True) -> None:
+        for socket in list(self.sockets):
+            with contextlib.suppress(Exception):  # a socket closing meanwhile; the others go on
+                await socket.rejoin(join=rejoin)
+
+    async def _marker_held(self) -> bool:
+        """Set the marker in every Redis of the layer; whether each already held it."""
+        held = True
+        for index in range(self.layer.ring_size):
+            previous = await self.layer.connection(index).set(self.marker, "1", ex=MARKER_SECONDS, get=True)
+            held = held and previous is not None
+        return held
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LayerWatch] = weakref.WeakKeyDictionary()
+
+
+def watch_for(layer) -> LayerWatch | None:
+    """This event loop's watch over `layer`; None for a layer that cannot forget (the embedded one)."""
+    if not (hasattr(layer, "ring_size") and hasattr(layer, "connection")):
+        return None
+    loop = asyncio.get_running_loop()
+    watch = _watches.get(loop)
+    if watch is None or watch.layer is not layer:
+        watch = _watches[loop] = LayerWatch(layer, settings.LIVE_LAYER_CHECK_SECONDS)
+    return watch
