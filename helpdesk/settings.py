@@ -239,7 +239,17 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 1}],
+                # A socket's server waits for its next message in BZPOPMIN for up to 5 s (channels-redis'
+                # brpop_timeout): reads must be allowed longer than that (redis-py's default socket
+                # timeout is 5 s, which failed an idle wait now and then and closed that socket).
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 1,
+                        "socket_timeout": 15,
+                        "socket_keepalive": True,
+                    }
+                ],
                 "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
                 # Messages a slow socket may have waiting, and how long one waits, before being dropped
                 # (the page catches up by event id at its next heartbeat or reconnect).
