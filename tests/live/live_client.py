@@ -99,7 +99,7 @@ class LiveClient:
                     self._closed(socket.close_code)
             except ConnectionClosed as closed:
                 self._closed(closed.rcvd.code if closed.rcvd else None)
-            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError, asyncio.TimeoutError):
+            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError):
                 pass
             finally:
                 self._socket = None

@@ -195,7 +195,9 @@ def scenario(
     return pages, ticket
 
 
-def test_a_server_restarted_mid_stream_loses_nothing(tmp_path, private_redis, layer_on, loop, requester, agent):
+def test_a_server_restarted_mid_stream_loses_nothing(
+    tmp_path, private_redis, layer_on, loop, requester, agent
+):
     def restart(server, pages, ticket, agent):
         server.stop()
         commit_some(ticket, agent, 4, "While the server is down")  # published; no one is listening
@@ -257,7 +259,9 @@ def test_subscriptions_forgotten_by_redis_are_restored_while_the_sockets_stay_op
     assert [page.connections for page in pages] == [1, 1]
 
 
-def test_a_connection_dropped_mid_burst_loses_nothing(tmp_path, private_redis, layer_on, loop, requester, agent):
+def test_a_connection_dropped_mid_burst_loses_nothing(
+    tmp_path, private_redis, layer_on, loop, requester, agent
+):
     def drop_mid_burst(server, pages, ticket, agent):
         dropped = []
 
