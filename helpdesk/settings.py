@@ -235,13 +235,16 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 # the worker's and beat's events (SLA warnings, breaches, pages) reach the pages too (tickets/live/layers.py).
 LIVE_TAIL_SECONDS = env.float("LIVE_TAIL_SECONDS", default=0.25)
 if REDIS_URL:
+    # Redis pub/sub: each web process subscribes once to each group its sockets follow and hands an event
+    # to its own sockets in memory, so an event costs Redis one message per group and process, not one per
+    # socket (channels-redis' list layer: 1,000 sockets meant 1,000 messages through Redis per event, and
+    # more connections than its pool allows; docs/performance.md, "Live updates at scale"). Pub/sub keeps
+    # nothing for a process that is not connected: pages catch up from the database by event id, and each
+    # web process checks that Redis kept its subscriptions (tickets/live/watch.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                # A socket's server waits for its next message in BZPOPMIN for up to 5 s (channels-redis'
-                # brpop_timeout): reads must be allowed longer than that (redis-py's default socket
-                # timeout is 5 s, which failed an idle wait now and then and closed that socket).
                 "hosts": [
                     {
                         "address": REDIS_URL,
@@ -251,10 +254,6 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
-                # Messages a slow socket may have waiting, and how long one waits, before being dropped
-                # (the page catches up by event id at its next heartbeat or reconnect).
-                "capacity": 500,
-                "expiry": 30,
             },
         }
     }

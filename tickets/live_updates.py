@@ -108,7 +108,9 @@ class Announcement:
 
 def reads_events_itself(layer) -> bool:
     """Whether `layer` finds new events in the database by itself (the embedded layer)."""
-    return bool(getattr(layer, "reads_events_from_database", False))
+    # Asked of the class: channels-redis' pub/sub layer answers attribute lookups from a per-event-loop
+    # object, and the spine's subscriber runs outside any event loop.
+    return bool(getattr(type(layer), "reads_events_from_database", False))
 
 
 def publish(event: Event) -> None:

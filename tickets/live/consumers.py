@@ -87,6 +87,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.cursor = 0
         #: Held while sending events, so a catch-up and a live event do not interleave.
         self.sending = asyncio.Lock()
+        #: The other agents' sockets on this ticket's page, as told (presence).
+        self.present: set[str] = set()
         self.rate = MessageRate(settings.LIVE_CLIENT_MESSAGES_PER_MINUTE)
         self.stream = self.make_stream()
         session = self.scope.get("session")
@@ -106,9 +108,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.watch = watch_for(self.channel_layer)
         if self.watch is not None:
             self.watch.follow(self)
-        await self.accept()
         if self.shows_presence and self.viewer_is_agent:
+            # Said before accepting too: a socket that opens after this one's does not hear it as well
+            # (the answers wait in this socket's queue until it is accepted).
             await self._presence(here=True, answer=True)
+        await self.accept()
         after = _after(self.scope.get("query_string", b""))
         if after is not None:
             self.cursor = after
@@ -201,10 +205,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """An agent came to the ticket's page or left it; a newcomer is answered by those already here."""
         if not self.joined or not self.viewer_is_agent or message["user"] == self.viewer_id:
             return
+        # Each arrival and departure is told once: a process hands a group's message to every socket it
+        # has in the group when the message arrives, so one that opened just after it was sent hears an
+        # arrival it is also answered about.
+        if message["here"] == (message["sender"] in self.present):
+            return
         refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
         if refused:
             await self.close(refused)
             return
+        if message["here"]:
+            self.present.add(message["sender"])
+        else:
+            self.present.discard(message["sender"])
         signal = {
             "type": "presence",
             "user": message["user"],

@@ -1,16 +1,18 @@
-"""Keeping the sockets subscribed when Redis forgets them: the failure where live updates silently stop
-after a Redis hiccup until the web server is restarted.
+"""Keeping the sockets subscribed, and caught up, when Redis fails: the failure where live updates
+silently stop after a Redis hiccup until the web server is restarted.
 
-With channels-redis a socket's subscriptions are members of sorted sets in Redis. A Redis that restarts
-while a socket's server is between two reads, fails over to an empty replica, is flushed, or evicts the
-keys, forgets them: the socket stays open and hears nothing more. (When the server's read itself fails,
-the sockets close and the pages reconnect with their last id: that case needs nothing here.)
+Redis pub/sub (the production layer) delivers to whoever is subscribed at that moment: what is published
+while a web process's connection is down, or while publishers skip a Redis they found down, reaches no
+socket. And a Redis restarted, failed over to another server or flushed holds none of what it held
+(channels-redis' list layer keeps its subscriptions as keys there, which are then gone while the sockets
+stay open).
 
-So each web process keeps a marker key of its own in every Redis of the layer and looks at it every
-LIVE_LAYER_CHECK_SECONDS (one command per look). When the marker is gone, or a look failed and a later
-one succeeds, the process's sockets join their groups again and each sends what it missed since the last
-event it sent, from the database (`LiveConsumer.rejoin`). Publishers skip the layer for a while after it
-failed (tickets.live_updates.PUBLISH_RETRY_AFTER), so the sockets catch up once more when that is over.
+So each web process keeps a marker key of its own in every Redis of the layer and sets it every
+LIVE_LAYER_CHECK_SECONDS (one command per look, on a connection of its own). When the marker is gone, or
+a look failed and a later one succeeds, the process's sockets subscribe again and each sends what it
+missed since the last event it sent, from the database (`LiveConsumer.rejoin`). Publishers skip the
+layer for a while after it failed (tickets.live_updates.PUBLISH_RETRY_AFTER), so the sockets catch up
+once more when that is over.
 
 The embedded layer keeps its groups in the process and reads events from the database: nothing to watch.
 """
@@ -24,8 +26,10 @@ import uuid
 import weakref
 
 from django.conf import settings
+from redis import asyncio as aioredis
 
-from tickets.live_updates import PUBLISH_RETRY_AFTER
+from helpdesk.health import channel_layer_redis_urls
+from tickets.live_updates import PUBLISH_RETRY_AFTER, reads_events_itself
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +40,15 @@ MARKER_SECONDS = 3600
 class LayerWatch:
     """The watch of one process (event loop) over its sockets' subscriptions on a channels-redis layer."""
 
-    def __init__(self, layer, interval: float) -> None:
+    def __init__(self, layer, urls: list[str], interval: float) -> None:
         self.layer = layer
         self.interval = interval
-        self.marker = f"{layer.prefix}:live-watch:{uuid.uuid4().hex}"
+        prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
+        self.marker = f"{prefix}:live-watch:{uuid.uuid4().hex}"
+        self.clients = [
+            aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=max(interval, 1.0))
+            for url in urls
+        ]
         self.sockets: weakref.WeakSet = weakref.WeakSet()
         self.task: asyncio.Task | None = None
         #: Whether every Redis of the layer held the marker at the last look (None: not looked yet).
@@ -56,10 +65,15 @@ class LayerWatch:
         self.sockets.discard(socket)
 
     async def run(self) -> None:
-        while self.sockets:
-            await self.look()
-            await asyncio.sleep(self.interval)
-        self.intact = None  # a later socket starts a new watch, whose first look sets the marker
+        try:
+            while self.sockets:
+                await self.look()
+                await asyncio.sleep(self.interval)
+        finally:
+            self.intact = None  # a later socket starts a new watch, whose first look sets the marker
+            for client in self.clients:
+                with contextlib.suppress(Exception):
+                    await client.aclose()
 
     async def look(self) -> None:
         try:
@@ -92,8 +106,8 @@ class LayerWatch:
     async def _marker_held(self) -> bool:
         """Set the marker in every Redis of the layer; whether each already held it."""
         held = True
-        for index in range(self.layer.ring_size):
-            previous = await self.layer.connection(index).set(self.marker, "1", ex=MARKER_SECONDS, get=True)
+        for client in self.clients:
+            previous = await client.set(self.marker, "1", ex=MARKER_SECONDS, get=True)
             held = held and previous is not None
         return held
 
@@ -102,11 +116,12 @@ _watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LayerWatch] = wea
 
 
 def watch_for(layer) -> LayerWatch | None:
-    """This event loop's watch over `layer`; None for a layer that cannot forget (the embedded one)."""
-    if not (hasattr(layer, "ring_size") and hasattr(layer, "connection")):
+    """This event loop's watch over `layer`; None for a layer with no Redis (the embedded one)."""
+    urls = channel_layer_redis_urls()
+    if reads_events_itself(layer) or not urls:
         return None
     loop = asyncio.get_running_loop()
     watch = _watches.get(loop)
     if watch is None or watch.layer is not layer:
-        watch = _watches[loop] = LayerWatch(layer, settings.LIVE_LAYER_CHECK_SECONDS)
+        watch = _watches[loop] = LayerWatch(layer, urls, settings.LIVE_LAYER_CHECK_SECONDS)
     return watch
