@@ -12,11 +12,12 @@ A socket's life:
    process's sockets that hear of the same event share one check of their viewers and one rendering
    per audience (`delivery.py`). Every message carries the event id; the page renders each id once.
 4. **Client messages**: `{"type": "ping", "after": N}` (a heartbeat, which also sends anything after N
-   the socket has not delivered), answered `{"type": "pong"}`; on a ticket's socket also
-   `{"type": "typing", "internal": false}` (the viewer is writing: the ticket's other sockets are sent
-   `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
-   LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
-   (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
+   the socket has not delivered, at most every PING_CATCH_UP_SECONDS), answered `{"type": "pong"}`;
+   on a ticket's socket also `{"type": "typing", "internal": false}` (the viewer is writing: the
+   ticket's other sockets are sent `{"type": "typing", "name", "agent"}`, never carrying an agent's
+   note to a customer). A message over LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one
+   over the rate (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with
+   4400.
 5. **Presence** (a ticket's page, agents only): an agent's socket that opens or closes tells the other
    agents on the ticket (`{"type": "presence", "user", "name", "here"}`); those already there answer the
    newcomer. Customers are never told who of the support team is looking.
@@ -49,6 +50,10 @@ CLOSE_MESSAGE_TOO_BIG = 1009
 BURST = 5
 #: How many delivered event ids a socket remembers, so an event replayed and then announced is sent once.
 REMEMBERED_IDS = 2000
+#: A heartbeat's `after` has the socket send what it missed at most this often (seconds): the backstop
+#: for an announcement lost on the way. Each catch-up reads the viewer and the events for this socket
+#: alone; 1,000 pages pinging every 25 s made that the server's main work (docs/performance.md).
+PING_CATCH_UP_SECONDS = 120.0
 
 
 class MessageRate:
@@ -85,6 +90,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.delivered: OrderedDict[int, None] = OrderedDict()
         #: The newest event id this socket sent or knew of when it opened: catching up starts there.
         self.cursor = 0
+        #: When this socket last sent what it missed (time.monotonic()).
+        self.caught_up_at = float("-inf")
         #: Held while sending events, so a catch-up and a live event do not interleave.
         self.sending = asyncio.Lock()
         #: The other agents' sockets on this ticket's page, as told (presence).
@@ -150,7 +157,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        if after is not None:
+        if after is not None and time.monotonic() - self.caught_up_at >= PING_CATCH_UP_SECONDS:
             async with self.sending:
                 await self._catch_up(after)
         await self.send(text_data=json.dumps({"type": "pong"}))
@@ -303,6 +310,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # --- sending ------------------------------------------------------------------------------------
 
     async def _catch_up(self, after: int, *, overlap: bool = False) -> None:
+        self.caught_up_at = time.monotonic()
         refused, payloads = await database_sync_to_async(self._missed)(after, overlap)
         if refused:
             await self.close(refused)

@@ -27,6 +27,7 @@ import weakref
 
 from django.conf import settings
 from redis import asyncio as aioredis
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from helpdesk.health import channel_layer_redis_urls
 from tickets.live_updates import PUBLISH_RETRY_AFTER, reads_events_itself
@@ -46,8 +47,7 @@ class LayerWatch:
         prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
         self.marker = f"{prefix}:live-watch:{uuid.uuid4().hex}"
         self.clients = [
-            aioredis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=max(interval, 1.0))
-            for url in urls
+            aioredis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5) for url in urls
         ]
         self.sockets: weakref.WeakSet = weakref.WeakSet()
         self.task: asyncio.Task | None = None
@@ -78,6 +78,8 @@ class LayerWatch:
     async def look(self) -> None:
         try:
             held = await self._marker_held()
+        except (TimeoutError, RedisTimeoutError):  # slow (a busy machine), not gone: look again
+            return
         except Exception as error:  # noqa: BLE001 - unreachable or failing: repair once it answers again
             if self.intact is not False:
                 logger.warning("Live updates: the channel layer failed (%s); sockets rejoin once back", error)
