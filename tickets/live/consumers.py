@@ -90,8 +90,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.delivered: OrderedDict[int, None] = OrderedDict()
         #: The newest event id this socket sent or knew of when it opened: catching up starts there.
         self.cursor = 0
-        #: When this socket last sent what it missed (time.monotonic()).
-        self.caught_up_at = float("-inf")
+        #: When this socket last sent what it missed, or opened (time.monotonic()): from then on it was
+        #: in its groups, so a heartbeat has nothing to recover but an announcement lost on the way.
+        self.caught_up_at = time.monotonic()
         #: Held while sending events, so a catch-up and a live event do not interleave.
         self.sending = asyncio.Lock()
         #: The other agents' sockets on this ticket's page, as told (presence).
