@@ -252,8 +252,8 @@ def test_subscriptions_forgotten_by_redis_are_restored_while_the_sockets_stay_op
         commit_some(ticket, agent, 6, "After")
         until_rendered(loop, pages[0], visible_ids(ticket, agent=False))
         until_rendered(loop, pages[1], visible_ids(ticket, agent=True))
-        stop(loop, pages)
         wait_until(lambda: "rejoining" in server.log(), timeout=10, message="the flush went unnoticed")
+        stop(loop, pages)
     assert_exactly_once(pages[0], visible_ids(ticket, agent=False))
     assert_exactly_once(pages[1], visible_ids(ticket, agent=True))
     assert [page.connections for page in pages] == [1, 1]
