@@ -37,12 +37,25 @@ def _check_broker() -> str:
     return "ok"
 
 
+def channel_layer_redis_urls() -> list[str]:
+    """The Redis servers of the configured channel layer (channels-redis, either layer); none for the
+    embedded layer. Read from the settings: the pub/sub layer makes its connections per event loop."""
+    config = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {})
+    urls = []
+    for host in config.get("hosts") or []:
+        if isinstance(host, str):
+            urls.append(host)
+        elif isinstance(host, dict) and "address" in host:
+            urls.append(host["address"])
+    return urls
+
+
 def _check_channel_layer() -> str:
     layer = get_channel_layer()
     if layer is None:
         raise LookupError("no channel layer is configured")
-    for host in getattr(layer, "hosts", None) or []:  # channels-redis: each Redis it publishes to
-        client = redis.Redis.from_url(host["address"], socket_connect_timeout=1, socket_timeout=1)
+    for url in channel_layer_redis_urls():  # each Redis it publishes to
+        client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         try:
             client.ping()
         finally:

@@ -12,8 +12,10 @@ restarted empty) and whatever happened to the worker that had its task.
   backstop, and the only way on SQLite).
 - **Listener.** On PostgreSQL a thread LISTENs on the outbox channel. An insert into an outbox table
   NOTIFYs it when its transaction commits (a trigger), which wakes that outbox's lane: it looks again
-  `grace` seconds after each commit it heard of. When the connection is lost it connects again and
-  wakes every lane: notifications sent meanwhile are gone.
+  `grace` seconds after each commit it heard of. When the connection is lost (the server restarted, the
+  backend terminated, a network cut the heartbeat finds) it connects again about RECONNECT seconds
+  later, whatever the lanes' poll, and wakes every lane: notifications sent meanwhile are gone, and the
+  lanes' look finds their rows.
 - **Stopping.** `stop()` (the command calls it on SIGTERM or SIGINT): each lane finishes the attempt in
   hand, then the threads end.
 
@@ -47,6 +49,10 @@ COALESCE = 0.25
 #: Seconds between two checks that the listener's connection is alive: a database host that vanished
 #: sends no reset, and a query fails only after the connection's tcp_user_timeout.
 HEARTBEAT = 10.0
+#: Seconds the listener waits before connecting again after losing its connection (at most the poll):
+#: long enough not to hammer a database that is restarting, short enough that commits wake the lanes
+#: again within about a second.
+RECONNECT = 1.0
 
 
 class Lane:
@@ -142,6 +148,10 @@ class Listener:
         self.database = outage("Database (outbox listener)", retry_after=retry_after)
         #: Set while the connection LISTENs.
         self.listening = threading.Event()
+        #: The PostgreSQL backend process of the listening connection (None while not connected).
+        self.backend_pid: int | None = None
+        #: How many times the connection LISTENed (1 at start; more after reconnecting).
+        self.connections = 0
         self.thread = threading.Thread(target=self.run, name="outbox-listener", daemon=True)
 
     def run(self) -> None:
@@ -156,6 +166,8 @@ class Listener:
             wrapper.ensure_connection()
             raw = wrapper.connection
             raw.execute(f"LISTEN {outbox.CHANNEL}")
+            self.backend_pid = raw.info.backend_pid
+            self.connections += 1
             self.listening.set()
             logger.info("Outbox listening on %s", outbox.CHANNEL)
             self.database.succeeded()
@@ -171,6 +183,7 @@ class Listener:
             self.database.failed(error)
         finally:
             self.listening.clear()
+            self.backend_pid = None
             with contextlib.suppress(Exception):
                 wrapper.close()
 
@@ -196,7 +209,9 @@ class Pager:
         }
         if listen is None:
             listen = connection.vendor == "postgresql"
-        self.listener = Listener(self.lanes, self.stopping, retry_after=poll) if listen else None
+        self.listener = (
+            Listener(self.lanes, self.stopping, retry_after=min(poll, RECONNECT)) if listen else None
+        )
 
     @property
     def threads(self) -> list[threading.Thread]:

@@ -237,16 +237,25 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 # the worker's and beat's events (SLA warnings, breaches, pages) reach the pages too (tickets/live/layers.py).
 LIVE_TAIL_SECONDS = env.float("LIVE_TAIL_SECONDS", default=0.25)
 if REDIS_URL:
+    # Redis pub/sub: each web process subscribes once to each group its sockets follow and hands an event
+    # to its own sockets in memory, so an event costs Redis one message per group and process, not one per
+    # socket (channels-redis' list layer: 1,000 sockets meant 1,000 messages through Redis per event, and
+    # more connections than its pool allows; docs/performance.md, "Live updates at scale"). Pub/sub keeps
+    # nothing for a process that is not connected: pages catch up from the database by event id, and each
+    # web process checks that Redis kept its subscriptions (tickets/live/watch.py).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 1}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_connect_timeout": 1,
+                        "socket_timeout": 15,
+                        "socket_keepalive": True,
+                    }
+                ],
                 "prefix": env.str("LIVE_CHANNEL_PREFIX", default="helpdesk-live"),
-                # Messages a slow socket may have waiting, and how long one waits, before being dropped
-                # (the page catches up by event id at its next heartbeat or reconnect).
-                "capacity": 500,
-                "expiry": 30,
             },
         }
     }
@@ -257,6 +266,10 @@ else:
             "CONFIG": {"interval": LIVE_TAIL_SECONDS, "capacity": 500},
         }
     }
+# Each web process looks this often whether Redis still holds its sockets' subscriptions (a Redis
+# restarted, failed over or flushed forgets them silently); if not, they join again and catch up from the
+# database (tickets/live/watch.py). One Redis command per look and process.
+LIVE_LAYER_CHECK_SECONDS = env.float("LIVE_LAYER_CHECK_SECONDS", default=1.0)
 # A page whose socket cannot connect (a proxy that does not upgrade /ws/) polls for the same events, at
 # most once per this many seconds (faster polls are answered 429 with Retry-After).
 LIVE_POLL_MIN_SECONDS = env.int("LIVE_POLL_MIN_SECONDS", default=3)

@@ -363,3 +363,37 @@ def test_a_burst_of_commits_is_looked_at_a_grace_after_the_first_not_the_last():
         lane.wake.set()
         lane.thread.join(timeout=5)
     assert 0.5 <= looks[1] - first < 1.0  # not held back while commits keep coming
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("shipped_defaults")
+def test_the_listener_reconnects_when_its_backend_is_terminated(requester, mailoutbox):
+    """Its connection killed (pg_terminate_backend, as a failover or a restart would), the listener LISTENs
+    again about a second later, and a row committed after that wakes its lane at once: with a poll of a
+    minute, only the notification can deliver it within seconds."""
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    pager = Pager(poll=60).start()
+    try:
+        listener = pager.listener
+        assert listener.listening.wait(timeout=10)
+        killed = listener.backend_pid
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [killed])
+            assert cursor.fetchone()[0] is True
+        lost = time.monotonic()
+        wait_until(
+            lambda: listener.connections == 2 and listener.listening.is_set(),
+            timeout=10,
+            message="the listener did not connect again",
+        )
+        assert listener.backend_pid != killed
+        assert time.monotonic() - lost < 5  # about a second (RECONNECT), not the minute's poll
+        # The lanes woken by the reconnect have looked (and found nothing).
+        wait_until(lambda: all(not lane.notified for lane in pager.lanes.values()), timeout=5)
+        committed = time.monotonic()
+        ticket_create(requester=requester, subject="Invites bounce", description="Since 9:12.")
+        wait_until(lambda: len(mailoutbox) == 1, timeout=10, message="the email was not sent")
+        assert time.monotonic() - committed < 5
+    finally:
+        assert pager.stop(timeout=10)

@@ -42,8 +42,9 @@ MESSAGE_TYPE = "live.event"
 #: already committed, and open pages fetch what they missed at their next heartbeat (25 s) anyway.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 #: After a failed publish, this process skips the channel layer for this long (one request waits, not
-#: every one): the outage is logged once, and pages catch up by event id.
-PUBLISH_RETRY_AFTER = 10.0
+#: every one): the outage is logged once, and pages catch up by event id (the web processes' sockets
+#: catch up again this long after the layer is back: tickets/live/watch.py).
+PUBLISH_RETRY_AFTER = 2.0
 
 
 def ticket_group(ticket_id: int) -> str:
@@ -107,7 +108,9 @@ class Announcement:
 
 def reads_events_itself(layer) -> bool:
     """Whether `layer` finds new events in the database by itself (the embedded layer)."""
-    return bool(getattr(layer, "reads_events_from_database", False))
+    # Asked of the class: channels-redis' pub/sub layer answers attribute lookups from a per-event-loop
+    # object, and the spine's subscriber runs outside any event loop.
+    return bool(getattr(type(layer), "reads_events_from_database", False))
 
 
 def publish(event: Event) -> None:

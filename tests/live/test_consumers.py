@@ -29,6 +29,7 @@ from tickets.events import (
     StatusChanged,
     TicketCreated,
 )
+from tickets.live import consumers
 from tickets.live.consumers import CLOSE_SIGNED_OUT
 from tickets.models import Event, Membership, Status
 from tickets.services import ticket_add_note, ticket_change_status, ticket_create, ticket_reply
@@ -312,7 +313,9 @@ def test_a_reconnecting_page_gets_what_it_missed_once_then_live(requester, agent
 
 
 @pytest.mark.usefixtures("no_overlap")
-def test_a_ping_with_the_last_id_sends_what_the_socket_missed(requester, agent):
+def test_a_ping_with_the_last_id_sends_what_the_socket_missed(requester, agent, monkeypatch):
+    # At most every PING_CATCH_UP_SECONDS after the socket opened or last caught up; here at once.
+    monkeypatch.setattr(consumers, "PING_CATCH_UP_SECONDS", 0)
     ticket = new_ticket(requester)
 
     async def scenario():
@@ -524,5 +527,22 @@ def test_agents_on_a_ticket_see_each_other_come_and_go_and_customers_never_do(re
         assert await customer.next() == {"type": "pong"}  # no presence came before it
         await first.close()
         await customer.close()
+
+    run(scenario)
+
+
+def test_a_ping_catches_up_at_most_every_so_often(requester, agent):
+    """A heartbeat's catch-up reads the viewer and the events for one socket: 1,000 pages pinging every
+    25 s would make it the server's main work. Until PING_CATCH_UP_SECONDS have passed since the socket
+    opened, a ping is only answered (what the socket was sent since it opened, it was sent live)."""
+    ticket = new_ticket(requester)
+
+    async def scenario():
+        socket = Socket(ticket_path(ticket), user=requester)
+        await socket.open()
+        created = await db(Event.objects.get, ticket=ticket, kind=Kind.CREATED)
+        await socket.send({"type": "ping", "after": created.pk - 1})
+        assert await socket.next() == {"type": "pong"}
+        await socket.close()
 
     run(scenario)

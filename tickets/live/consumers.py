@@ -7,15 +7,17 @@ A socket's life:
    with 4404 (a ticket) or 4403.
 2. **Catch up**: the page says the last event id it shows (`?after=N`); everything after it that the
    viewer may see is sent first, oldest first (or `{"type": "reload"}` when too much was missed).
-3. **Live**: each announced event is read back, the viewer read afresh from their session and checked
-   again (signed out: 4401; no longer allowed: 4403), and the event sent as that viewer may see it.
-   Every message carries the event id; the page renders each id once.
+3. **Live**: each announced event is checked against the viewer as they are now (signed out,
+   deactivated: 4401; moved or no longer allowed: 4403) and sent as that viewer may see it. The
+   process's sockets that hear of the same event share one check of their viewers and one rendering
+   per audience (`delivery.py`). Every message carries the event id; the page renders each id once.
 4. **Client messages**: `{"type": "ping", "after": N}` (a heartbeat, which also sends anything after N
-   the socket has not delivered), answered `{"type": "pong"}`; on a ticket's socket also
-   `{"type": "typing", "internal": false}` (the viewer is writing: the ticket's other sockets are sent
-   `{"type": "typing", "name", "agent"}`, never carrying an agent's note to a customer). A message over
-   LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one over the rate
-   (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with 4400.
+   the socket has not delivered, at most every PING_CATCH_UP_SECONDS), answered `{"type": "pong"}`;
+   on a ticket's socket also `{"type": "typing", "internal": false}` (the viewer is writing: the
+   ticket's other sockets are sent `{"type": "typing", "name", "agent"}`, never carrying an agent's
+   note to a customer). A message over LIVE_CLIENT_MESSAGE_MAX_BYTES closes the socket with 1009, one
+   over the rate (LIVE_CLIENT_MESSAGES_PER_MINUTE, with a small burst) with 4429, anything else with
+   4400.
 5. **Chat** (a ticket's socket, customers): `{"type": "chat", "body", "ref"}` is a chat line on the
    ticket (`tickets.services.chat_post`, as the portal's chat endpoint writes it), answered
    `{"type": "chat_sent", "ref", "message"}` or `{"type": "chat_error", "ref", "errors": {field: [...]}}`;
@@ -31,6 +33,7 @@ A socket's life:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
@@ -44,10 +47,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from tickets import presence, services
 from tickets.chats import has_agent_online
+from tickets.live.delivery import Viewer, deliveries
 from tickets.live.streams import Stream, TicketListStream, TicketStream, signed_in_viewer
+from tickets.live.watch import watch_for
 from tickets.live_updates import Announcement
-from tickets.models import Ticket
-from tickets.permissions import is_agent
+from tickets.models import Event, Ticket
 
 #: Close codes (4000-4999 are the application's; the page's script knows them).
 CLOSE_BAD_MESSAGE = 4400
@@ -60,6 +64,10 @@ BURST = 5
 CHAT_BURST = 10
 #: How many delivered event ids a socket remembers, so an event replayed and then announced is sent once.
 REMEMBERED_IDS = 2000
+#: A heartbeat's `after` has the socket send what it missed at most this often (seconds): the backstop
+#: for an announcement lost on the way. Each catch-up reads the viewer and the events for this socket
+#: alone; 1,000 pages pinging every 25 s made that the server's main work (docs/performance.md).
+PING_CATCH_UP_SECONDS = 120.0
 
 
 class MessageRate:
@@ -96,6 +104,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.joined: list[str] = []
         self.delivered: OrderedDict[int, None] = OrderedDict()
+        #: The newest event id this socket sent or knew of when it opened: catching up starts there.
+        self.cursor = 0
+        #: When this socket last sent what it missed, or opened (time.monotonic()): from then on it was
+        #: in its groups, so a heartbeat has nothing to recover but an announcement lost on the way.
+        self.caught_up_at = time.monotonic()
+        #: Held while sending events, so a catch-up and a live event do not interleave.
+        self.sending = asyncio.Lock()
+        #: The other agents' sockets on this ticket's page, as told (presence).
+        self.present: set[str] = set()
         if self.accepts_chat:  # chat lines have a bucket of their own, on top of the heartbeats' and typing's
             self.chat_rate = MessageRate(settings.CHAT_MESSAGES_PER_MINUTE, burst=CHAT_BURST)
             self.rate = MessageRate(
@@ -119,18 +136,27 @@ class LiveConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.joined = groups
+        self.watch = watch_for(self.channel_layer)
+        if self.watch is not None:
+            self.watch.follow(self)
+        if self.shows_presence and self.viewer_is_agent:
+            # Said before accepting too: a socket that opens after this one's does not hear it as well
+            # (the answers wait in this socket's queue until it is accepted).
+            await self._presence(here=True, answer=True)
         await self.accept()
         if self.viewer_is_agent:
             await _agent_here(self.viewer_id, self.channel_name)
-        if self.shows_presence and self.viewer_is_agent:
-            await self._presence(here=True, answer=True)
         after = _after(self.scope.get("query_string", b""))
         if after is not None:
-            await self._catch_up(after, overlap=True)
+            self.cursor = after
+            async with self.sending:
+                await self._catch_up(after, overlap=True)
 
     async def disconnect(self, code: int) -> None:
         if self.joined and self.viewer_is_agent:
             await sync_to_async(presence.agent_gone, thread_sensitive=False)(socket=self.channel_name)
+        if getattr(self, "watch", None) is not None:
+            self.watch.forget(self)
         if self.joined and self.shows_presence and self.viewer_is_agent:
             await self._presence(here=False)
         for group in self.joined:
@@ -174,8 +200,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Joining again renews the membership: channels-redis forgets members after a day (group_expiry).
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
-        if after is not None:
-            await self._catch_up(after)
+        if after is not None and time.monotonic() - self.caught_up_at >= PING_CATCH_UP_SECONDS:
+            async with self.sending:
+                await self._catch_up(after)
         pong = {"type": "pong"}
         if kind == "ping_agents" and self.accepts_chat and not self.viewer_is_agent:
             pong["agents_online"] = await database_sync_to_async(has_agent_online)()  # the chat panel's
@@ -185,17 +212,32 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """An announcement from the channel layer (`tickets.live_updates`)."""
         if not self.joined:
             return
-        announcement = Announcement.from_message(message)
+        async with self.sending:
+            await self._announced(Announcement.from_message(message))
+
+    async def rejoin(self, *, join: bool = True) -> None:
+        """The channel layer forgot this socket's groups (`watch.py`): join them again, then send what
+        was missed since the last event sent (the page shows each once)."""
+        if not self.joined:
+            return
+        async with self.sending:
+            if join:
+                for group in self.joined:
+                    await self.channel_layer.group_add(group, self.channel_name)
+            await self._catch_up(self.cursor, overlap=True)
+
+    async def _announced(self, announcement: Announcement) -> None:
         if announcement.event_id in self.delivered:
             return
         if not self.stream.may_concern(self.viewer_is_agent, announcement):
             return
-        refused, payload = await database_sync_to_async(self._render)(announcement.event_id)
-        if refused:
-            await self.close(refused)
-            return
-        if payload is not None:
-            await self._send_payloads([payload])
+        outcome = await deliveries().outcome(announcement.event_id, self)
+        if outcome.viewer is not None:
+            self._admitted(outcome.viewer)
+        if outcome.close:
+            await self.close(outcome.close)
+        elif outcome.text is not None:
+            await self._send_text(announcement.event_id, outcome.text)
 
     async def live_typing(self, message: dict) -> None:
         """Someone else on the ticket is typing; an agent's note is shown to agents only."""
@@ -216,10 +258,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """An agent came to the ticket's page or left it; a newcomer is answered by those already here."""
         if not self.joined or not self.viewer_is_agent or message["user"] == self.viewer_id:
             return
+        # Each arrival and departure is told once: a process hands a group's message to every socket it
+        # has in the group when the message arrives, so one that opened just after it was sent hears an
+        # arrival it is also answered about.
+        if message["here"] == (message["sender"] in self.present):
+            return
         refused = await database_sync_to_async(lambda: self._current_viewer()[1])()
         if refused:
             await self.close(refused)
             return
+        if message["here"]:
+            self.present.add(message["sender"])
+        else:
+            self.present.discard(message["sender"])
         signal = {
             "type": "presence",
             "user": message["user"],
@@ -275,10 +326,24 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return CLOSE_SIGNED_OUT, []
         if not self.stream.allows(viewer):
             return self.stream.refused_code, []
-        self.viewer_is_agent = is_agent(viewer)
-        self.viewer_name = viewer.get_full_name() or viewer.get_username()
-        self.viewer_id = viewer.pk
+        self._admitted(Viewer.of(viewer, self.session_key))
+        self.cursor = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         return None, self.stream.groups(viewer)
+
+    def _admitted(self, viewer: Viewer) -> None:
+        """The viewer as checked (at connect, or again after a change): the per-event checks compare it."""
+        self.viewer = viewer
+        self.viewer_is_agent = viewer.agent
+        self.viewer_name = viewer.name
+        self.viewer_id = viewer.user_id
+
+    def recheck(self) -> tuple[int | None, Viewer | None]:
+        """The long check, when the viewer changed since admitted (`delivery.py`): (close code, None), or
+        (None, the viewer as they are now)."""
+        viewer, refused = self._current_viewer()
+        if refused:
+            return refused, None
+        return None, Viewer.of(viewer, self.session_key)
 
     def _current_viewer(self):
         """(viewer, None) if they may still follow the stream, else (None, close code)."""
@@ -289,13 +354,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if not self.stream.allows(viewer) or self.stream.groups(viewer) != self.joined:
             return None, Stream.refused_code
         return viewer, None
-
-    def _render(self, event_id: int) -> tuple[int | None, dict | None]:
-        viewer, refused = self._current_viewer()
-        if refused:
-            return refused, None
-        event = self.stream.event(viewer, event_id)
-        return None, (self.stream.render(event, viewer=viewer) if event is not None else None)
 
     def _post_chat_line(self, body) -> tuple[int | None, dict | None]:
         """A customer's chat line on the socket's ticket, through the same service as the chat endpoint."""
@@ -328,6 +386,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # --- sending ------------------------------------------------------------------------------------
 
     async def _catch_up(self, after: int, *, overlap: bool = False) -> None:
+        self.caught_up_at = time.monotonic()
         refused, payloads = await database_sync_to_async(self._missed)(after, overlap)
         if refused:
             await self.close(refused)
@@ -338,12 +397,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _send_payloads(self, payloads: list[dict]) -> None:
         for payload in payloads:
-            if payload["id"] in self.delivered:
-                continue
-            self.delivered[payload["id"]] = None
-            if len(self.delivered) > REMEMBERED_IDS:
-                self.delivered.popitem(last=False)
-            await self.send(text_data=json.dumps(payload))
+            await self._send_text(payload["id"], json.dumps(payload))
+
+    async def _send_text(self, event_id: int, text: str) -> None:
+        """Send an event's payload (JSON text) unless this socket already did."""
+        if event_id in self.delivered:
+            return
+        self.delivered[event_id] = None
+        self.cursor = max(self.cursor, event_id)
+        if len(self.delivered) > REMEMBERED_IDS:
+            self.delivered.popitem(last=False)
+        await self.send(text_data=text)
 
 
 class TicketConsumer(LiveConsumer):

@@ -6,10 +6,15 @@ customers the SLA promises in their organization's time zone and the moves they 
 message the message itself. A customer's payload is built from what customers may read only: an internal
 note, or a file on one, never reaches these functions for them (`streams.py` filters by
 `Event.is_public`), and `message_payload` refuses a note for a customer all the same.
+
+A payload depends on the viewer through their `Audience` only (agent or customer, and the time zone they
+read times in), so a process renders each event once per audience, whatever the number of sockets
+(`delivery.py`). Every function takes a user or an `Audience` as `viewer`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -32,15 +37,45 @@ MESSAGE_KINDS = (Kind.REPLIED, Kind.NOTE_ADDED)
 CHANGE_KINDS = (Kind.CREATED, Kind.STATUS_CHANGED, Kind.SEVERITY_CHANGED)
 
 
+@dataclass(frozen=True)
+class Audience:
+    """Everything of a viewer that their payloads depend on."""
+
+    agent: bool
+    #: The zone times are shown in: a customer's organization's, the site's for agents.
+    zone: ZoneInfo
+
+    @classmethod
+    def of(cls, viewer) -> Audience:
+        if isinstance(viewer, Audience):
+            return viewer
+        if is_agent(viewer):
+            return cls.agents()
+        membership = customer_membership(viewer)
+        return cls(agent=False, zone=membership.organization.zoneinfo if membership else _site_zone())
+
+    @classmethod
+    def agents(cls) -> Audience:
+        return cls(agent=True, zone=_site_zone())
+
+    @classmethod
+    def customers_of(cls, organization) -> Audience:
+        return cls(agent=False, zone=organization.zoneinfo)
+
+
+def _site_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
 def viewer_timezone(viewer) -> ZoneInfo:
     """Customers read times in their organization's zone (as on the portal); agents in the site's (the
     console's pages show `created_at` in the agent's own zone, formatted in the browser: conversation.js)."""
-    membership = customer_membership(viewer)
-    return membership.organization.zoneinfo if membership else ZoneInfo(settings.TIME_ZONE)
+    return Audience.of(viewer).zone
 
 
 def ticket_event(event: Event, *, viewer) -> dict | None:
     """A ticket page's payload: the event, the ticket as it is now, and the message it added."""
+    viewer = Audience.of(viewer)
     ticket = event.ticket
     payload = _event_payload(event, viewer=viewer)
     payload["ticket"] = ticket_state(ticket, viewer=viewer, promises_shown="all")
@@ -56,6 +91,7 @@ def ticket_event(event: Event, *, viewer) -> dict | None:
 
 def list_event(event: Event, *, viewer) -> dict:
     """A ticket list's payload: the event and the ticket's row as it is now."""
+    viewer = Audience.of(viewer)
     payload = _event_payload(event, viewer=viewer)
     payload["ticket"] = ticket_state(event.ticket, viewer=viewer, promises_shown="first_response")
     return payload
@@ -64,7 +100,8 @@ def list_event(event: Event, *, viewer) -> dict:
 def ticket_state(ticket: Ticket, *, viewer, promises_shown: str) -> dict:
     """The ticket as `viewer` sees it now. `promises_shown`: "all" (the ticket page's card) or
     "first_response" (the list's Response column)."""
-    tz = viewer_timezone(viewer)
+    viewer = Audience.of(viewer)
+    tz = viewer.zone
     state = {
         "id": ticket.pk,
         "reference": ticket.reference,
@@ -75,7 +112,7 @@ def ticket_state(ticket: Ticket, *, viewer, promises_shown: str) -> dict:
         "updated_at": ticket.updated_at.isoformat(),
         "updated_display": _display(ticket.updated_at, tz, "M j, Y H:i"),
     }
-    if is_agent(viewer):
+    if viewer.agent:
         state["assignee"] = ticket.assignee.get_username() if ticket.assignee_id else ""
         return state
     clocks = list(ticket.sla_clocks.all())
@@ -94,10 +131,11 @@ def ticket_state(ticket: Ticket, *, viewer, promises_shown: str) -> dict:
 
 def message_payload(message: Message, *, viewer) -> dict | None:
     """A message as `viewer` sees it; None for an internal note and a viewer who is not an agent."""
-    agent = is_agent(viewer)
+    viewer = Audience.of(viewer)
+    agent = viewer.agent
     if message.internal and not agent:
         return None
-    tz = viewer_timezone(viewer)
+    tz = viewer.zone
     payload = {
         "id": message.pk,
         "author": _author_for_agents(message) if agent else _author_for_customers(message),
@@ -129,7 +167,7 @@ def _event_payload(event: Event, *, viewer) -> dict:
         "id": event.pk,
         "kind": event.kind,
         "at": event.created_at.isoformat(),
-        "at_display": _display(event.created_at, viewer_timezone(viewer), "M j, H:i"),
+        "at_display": _display(event.created_at, Audience.of(viewer).zone, "M j, H:i"),
     }
     if event.kind in CHANGE_KINDS:
         # The codes for programs, the labels ("Waiting on customer") for people.

@@ -49,6 +49,8 @@ class Stream:
 
     #: Close code of a socket whose viewer may not (or may no longer) follow the stream.
     refused_code = 4403
+    #: Which stream this is, in the keys of the payloads a process keeps rendered (`delivery.py`).
+    kind = ""
 
     def allows(self, viewer) -> bool:
         raise NotImplementedError
@@ -60,6 +62,12 @@ class Stream:
         raise NotImplementedError
 
     def render(self, event: Event, *, viewer) -> dict | None:
+        raise NotImplementedError
+
+    def shows(self, viewer, facts) -> bool | int:
+        """Whether a socket whose viewer (a `delivery.Viewer`, checked current) follows this stream is sent
+        the event (`delivery.EventFacts`): True, False (not this socket's), or the code to close it
+        with (the viewer may no longer follow the stream). In memory: the same rule as `events`."""
         raise NotImplementedError
 
     def may_concern(self, viewer_is_agent: bool, announcement: Announcement) -> bool:
@@ -99,6 +107,7 @@ class TicketStream(Stream):
 
     #: A ticket the viewer may not see is answered as the page answers it: not found.
     refused_code = 4404
+    kind = "ticket"
 
     def __init__(self, ticket_id: int) -> None:
         self.ticket_id = ticket_id
@@ -119,10 +128,19 @@ class TicketStream(Stream):
     def render(self, event: Event, *, viewer) -> dict | None:
         return rendering.ticket_event(event, viewer=viewer)
 
+    def shows(self, viewer, facts) -> bool | int:
+        if facts.event.ticket_id != self.ticket_id:
+            return False
+        if not viewer.may_see_ticket(facts.organization_id, facts.requester_id):
+            return Stream.refused_code  # the ticket moved away from them (as `allows` now answers)
+        return viewer.agent or facts.public
+
 
 class TicketListStream(Stream):
     """The events of every ticket the viewer may see, for the lists: all of them for agents (the queues),
     the organization's for its admins, their own for requesters (My tickets)."""
+
+    kind = "list"
 
     def allows(self, viewer) -> bool:
         return is_agent(viewer) or customer_membership(viewer) is not None
@@ -140,3 +158,8 @@ class TicketListStream(Stream):
 
     def render(self, event: Event, *, viewer) -> dict | None:
         return rendering.list_event(event, viewer=viewer)
+
+    def shows(self, viewer, facts) -> bool | int:
+        if viewer.agent:
+            return True
+        return facts.public and viewer.may_see_ticket(facts.organization_id, facts.requester_id)
