@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -127,6 +128,13 @@ class Ticket(models.Model):
     interview_starts_at = models.DateTimeField("interviews from", null=True, blank=True)
     interview_ends_at = models.DateTimeField("interviews until", null=True, blank=True)
 
+    # What full-text search reads (tickets.search): the ticket's words, weighted (subject A; description,
+    # intake and candidates B; conversation C). `search_public` holds the public messages only (what a
+    # customer may find), `search_all` internal notes too. Kept by PostgreSQL triggers (migration 0016)
+    # whenever the ticket, a message or a candidate changes; unused (null) on SQLite.
+    search_public = SearchVectorField(null=True, editable=False)
+    search_all = SearchVectorField(null=True, editable=False)
+
     objects = TicketQuerySet.as_manager()
 
     class Meta:
@@ -147,6 +155,9 @@ class Ticket(models.Model):
                 name="ticket_org_status_created",
             ),
             models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
+            # The portal's My tickets (a requester's, or an organization's), newest activity first.
+            models.Index(fields=["requester", "updated_at"], name="ticket_requester_updated"),
+            models.Index(fields=["organization", "updated_at"], name="ticket_org_updated"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["channel", "created_at"], name="ticket_channel_created"),
             models.Index(fields=["created_at"], name="ticket_created"),
