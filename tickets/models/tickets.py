@@ -62,6 +62,14 @@ class TicketQuerySet(models.QuerySet):
         return self.select_related("organization", "requester", "assignee")
 
 
+class TicketManager(models.Manager.from_queryset(TicketQuerySet)):
+    """Tickets without their search vectors (kilobytes each, read only by PostgreSQL's search): a list
+    page read them for every row. A ticket saved after such a read does not write them back either."""
+
+    def get_queryset(self) -> TicketQuerySet:
+        return super().get_queryset().defer("search_public", "search_all")
+
+
 class Ticket(models.Model):
     """A customer's request, with the intake the support FAQ asks for."""
 
@@ -135,7 +143,7 @@ class Ticket(models.Model):
     search_public = SearchVectorField(null=True, editable=False)
     search_all = SearchVectorField(null=True, editable=False)
 
-    objects = TicketQuerySet.as_manager()
+    objects = TicketManager()
 
     class Meta:
         ordering = ["severity", "created_at", "pk"]
@@ -146,10 +154,29 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_queue",
             ),
+            # "Unassigned S1/S2" and take-next: open tickets nobody has taken, most urgent first.
+            models.Index(
+                fields=["severity", "created_at"],
+                condition=Q(status__in=OPEN_STATUSES, assignee__isnull=True),
+                name="ticket_unassigned_queue",
+            ),
             models.Index(
                 fields=["status", "severity", "created_at"],
                 name="ticket_status_sev_created",
             ),
+            # The console's list in queue order, filtered by a status or showing the open ones: read in
+            # order from these, never sorted (pending tickets have no due time and sort last).
+            models.Index(
+                fields=["status", "severity", "sla_due_at", "created_at", "id"],
+                name="ticket_status_queue_order",
+            ),
+            models.Index(
+                fields=["severity", "sla_due_at", "created_at", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_queue_order",
+            ),
+            # "Is this ticket open?" answered from a small index (the SLA queues' counts ask it per clock).
+            models.Index(fields=["id"], condition=Q(status__in=OPEN_STATUSES), name="ticket_open_ids"),
             models.Index(
                 fields=["organization", "status", "created_at"],
                 name="ticket_org_status_created",
