@@ -64,6 +64,8 @@ TYPO_WINDOW = 5000
 #: How alike a subject's words must be to the text for a typo match (pg_trgm's word_similarity, 0–1).
 TYPO_SIMILARITY = 0.5
 
+#: Typo matches are for plain words: a quoted phrase, an exclusion or an `or` is precise on purpose.
+_PLAIN_WORDS = re.compile(r'^(?!.*(?:"|(?:^|\s)-|\sor\s))', re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -96,12 +98,16 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
     if not text:
         return tickets
     exact = _exact_ids(tickets, text)
+    if not search.parse(text) and not exact:
+        # Only exclusions ("-calendar"): every ticket but a few, which is no search (and would make the
+        # GIN index read all of its entries).
+        return tickets.none()
     if uses_postgresql():
         field = vector_for(viewer)
         query = search.websearch(text)
         words = _word_matches(tickets, field, query)
         rank = SearchRank(F(field), query)
-        if not words and not exact:
+        if not words and not exact and _PLAIN_WORDS.match(text):
             words = _look_alikes(tickets, text)
             rank = TrigramWordSimilarity(text, "subject")
     else:
@@ -135,29 +141,33 @@ def _word_matches(tickets: QuerySet[Ticket], field: str, query) -> list[int]:
     """The ids of the newest word matches, at most WORD_MATCHES, in a time that does not grow with the
     table, whichever way PostgreSQL would have guessed the query's selectivity.
 
-    Two bounded reads. First the newest RECENT_WINDOW tickets, each checked against the query (what a
-    common word needs: its matches are among the newest). If that finds fewer than ENOUGH_RECENT, the GIN
-    index alone (no walk down the primary key, which PostgreSQL picks for a phrase or an exclusion it
-    thinks common, and which then read the whole table: 20 s at a million tickets) for at most
-    GIN_MATCHES matches, of which the newest are kept.
+    Two bounded reads, in one round trip (the SQL function tickets_search_ids, migration 0016). First the
+    newest RECENT_WINDOW tickets, each checked against the query: what a common word needs, its matches
+    are among the newest. If that finds fewer than ENOUGH_RECENT, the GIN index alone, for at most
+    GIN_MATCHES matches, of which the newest are kept: what a rare word, a phrase or an exclusion needs.
+    (Left to itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million
+    tickets, for no match.)
     """
-    recent = list(
-        tickets.filter(pk__gt=RawSQL("(SELECT max(id) FROM tickets_ticket) - %s", [RECENT_WINDOW]))
-        .filter(**{field: query})
+    matching = tickets.filter(**{field: query}).order_by()
+    recent = (
+        matching.filter(pk__gt=RawSQL("(SELECT max(id) FROM tickets_ticket) - %s", [RECENT_WINDOW]))
         .order_by("-pk")
         .values_list("pk", flat=True)[:WORD_MATCHES]
     )
-    if len(recent) >= ENOUGH_RECENT:
-        return recent
+    everywhere = matching.values_list("pk", flat=True)[:GIN_MATCHES]
     with connection.cursor() as cursor:
-        cursor.execute("SET enable_indexscan = off; SET enable_seqscan = off")
-        try:
-            found = list(
-                tickets.filter(**{field: query}).order_by().values_list("pk", flat=True)[:GIN_MATCHES]
-            )
-        finally:
-            cursor.execute("RESET enable_indexscan; RESET enable_seqscan")
-    return sorted(set(found) | set(recent), reverse=True)[:WORD_MATCHES]
+        cursor.execute(
+            "SELECT * FROM tickets_search_ids(%s, %s, %s)",
+            [_bound_sql(recent), _bound_sql(everywhere), ENOUGH_RECENT],
+        )
+        found = {row[0] for row in cursor.fetchall()}
+    return sorted(found, reverse=True)[:WORD_MATCHES]
+
+
+def _bound_sql(queryset: QuerySet) -> str:
+    """A queryset's SELECT with its parameters bound (quoted by psycopg), to be run by a SQL function."""
+    sql, params = queryset.query.sql_with_params()
+    return connection.ops.compose_sql(sql, params)
 
 
 def attach_snippets(tickets: list[Ticket], text: str, *, viewer) -> None:
@@ -223,6 +233,8 @@ def _exact_ids(tickets: QuerySet[Ticket], text: str) -> list[int]:
         return []
     if len(parts) == 1:
         return list(parts[0])
+    if not uses_postgresql():  # SQLite refuses LIMIT in the parts of a UNION
+        return sorted({pk for part in parts for pk in part}, reverse=True)
     return sorted(set(parts[0].union(*parts[1:], all=True)), reverse=True)
 
 

@@ -4,19 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sla', '0007_outbox'),
-        ('tickets', '0016_search_vectors'),
+        ("sla", "0007_outbox"),
+        ("tickets", "0016_search_vectors"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='ticketclock',
-            index=models.Index(condition=models.Q(('met_at__isnull', True), ('paused_at__isnull', True), ('state', 'active')), fields=['at_risk_at'], include=('ticket', 'due_at'), name='clock_running_risk'),
+            model_name="ticketclock",
+            index=models.Index(
+                condition=models.Q(
+                    ("met_at__isnull", True), ("paused_at__isnull", True), ("state", "active")
+                ),
+                fields=["at_risk_at"],
+                include=("ticket", "due_at"),
+                name="clock_running_risk",
+            ),
         ),
         migrations.AddIndex(
-            model_name='ticketclock',
-            index=models.Index(condition=models.Q(('met_at__isnull', True), ('state', 'breached')), fields=['ticket'], name='clock_breached_unmet'),
+            model_name="ticketclock",
+            index=models.Index(
+                condition=models.Q(("met_at__isnull", True), ("state", "breached")),
+                fields=["ticket"],
+                name="clock_breached_unmet",
+            ),
         ),
     ]

@@ -111,6 +111,26 @@ CREATE TRIGGER tickets_message_search AFTER INSERT OR DELETE OR UPDATE OF body, 
 CREATE TRIGGER tickets_candidate_search AFTER INSERT OR DELETE OR UPDATE OF name, email, ticket_id
     ON tickets_candidate FOR EACH ROW EXECUTE FUNCTION tickets_search_trigger();
 
+-- The word matches of a search (tickets.search._word_matches) in one round trip: the ids `recent` finds
+-- (the newest tickets, read one by one), and when fewer than `enough`, those `everywhere` finds. Both run
+-- with plain index scans and sequential scans off: the words can then only be looked up through the GIN
+-- index, whatever PostgreSQL guesses of how common they are (a phrase or an exclusion it thought common
+-- made it walk the primary key through the whole table). Both are SELECTs composed by Django.
+CREATE OR REPLACE FUNCTION tickets_search_ids(recent text, everywhere text, enough integer)
+RETURNS SETOF bigint
+LANGUAGE plpgsql STABLE
+SET enable_indexscan = off SET enable_seqscan = off AS $$
+DECLARE
+    ids bigint[];
+BEGIN
+    EXECUTE 'SELECT coalesce(array_agg(id), ''{}'') FROM (' || recent || ') AS found(id)' INTO ids;
+    RETURN QUERY SELECT unnest(ids);
+    IF cardinality(ids) < enough THEN
+        RETURN QUERY EXECUTE everywhere;
+    END IF;
+END
+$$;
+
 -- Full-text search (the console and the API read search_all, the portal search_public).
 CREATE INDEX IF NOT EXISTS ticket_search_all ON tickets_ticket USING gin (search_all);
 CREATE INDEX IF NOT EXISTS ticket_search_public ON tickets_ticket USING gin (search_public);
@@ -132,6 +152,7 @@ DROP TRIGGER IF EXISTS tickets_ticket_search ON tickets_ticket;
 DROP TRIGGER IF EXISTS tickets_message_search ON tickets_message;
 DROP TRIGGER IF EXISTS tickets_candidate_search ON tickets_candidate;
 DROP FUNCTION IF EXISTS tickets_search_trigger();
+DROP FUNCTION IF EXISTS tickets_search_ids(text, text, integer);
 DROP FUNCTION IF EXISTS tickets_search_refresh(bigint);
 DROP FUNCTION IF EXISTS tickets_search_talk(text);
 DROP FUNCTION IF EXISTS tickets_search_doc(text, text);
