@@ -112,20 +112,23 @@ CREATE TRIGGER tickets_candidate_search AFTER INSERT OR DELETE OR UPDATE OF name
     ON tickets_candidate FOR EACH ROW EXECUTE FUNCTION tickets_search_trigger();
 
 -- The word matches of a search (tickets.search._word_matches) in one round trip: the ids `recent` finds
--- (the newest tickets, read one by one), and when fewer than `enough`, those `everywhere` finds. Both run
--- with plain index scans and sequential scans off: the words can then only be looked up through the GIN
--- index, whatever PostgreSQL guesses of how common they are (a phrase or an exclusion it thought common
--- made it walk the primary key through the whole table). Both are SELECTs composed by Django.
+-- (among the newest tickets of the search's scope, read one by one), and when fewer than `enough`, those
+-- `everywhere` finds, planned with plain index scans and sequential scans off: the words can then only
+-- be looked up through the GIN index, whatever PostgreSQL guesses of how common they are (a phrase or an
+-- exclusion it thought common made it walk the primary key through the whole table). The SET clauses
+-- make the SET LOCAL below last only until the function returns. Both are SELECTs composed by Django.
 CREATE OR REPLACE FUNCTION tickets_search_ids(recent text, everywhere text, enough integer)
 RETURNS SETOF bigint
-LANGUAGE plpgsql STABLE
-SET enable_indexscan = off SET enable_seqscan = off AS $$
+LANGUAGE plpgsql VOLATILE
+SET enable_indexscan FROM CURRENT SET enable_seqscan FROM CURRENT AS $$
 DECLARE
     ids bigint[];
 BEGIN
     EXECUTE 'SELECT coalesce(array_agg(id), ''{}'') FROM (' || recent || ') AS found(id)' INTO ids;
     RETURN QUERY SELECT unnest(ids);
     IF cardinality(ids) < enough THEN
+        SET LOCAL enable_indexscan = off;
+        SET LOCAL enable_seqscan = off;
         RETURN QUERY EXECUTE everywhere;
     END IF;
 END
