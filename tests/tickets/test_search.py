@@ -220,3 +220,26 @@ def test_search_queries_do_not_grow_with_the_database(client, requester, agent, 
     add(57)
     assert count_queries() == small
     assert small <= 12
+
+
+def test_global_search_finds_tickets_customers_and_organizations(client, agent, requester, tickets):
+    requester.first_name, requester.last_name = "Priya", "Raman"
+    requester.save()
+    client.force_login(agent)
+    page = client.get(reverse("admin:index"))
+    assert reverse("console_search") in page.content.decode()  # the box in the header
+    response = client.get(reverse("console_search"), {"q": "raman"})
+    assert response.status_code == 200
+    assert [c.pk for c in response.context["customers"]] == [requester.pk]
+    org = requester.membership.organization
+    response = client.get(reverse("console_search"), {"q": org.name})
+    assert org.pk in [o.pk for o in response.context["organizations"]]
+    response = client.get(reverse("console_search"), {"q": "scorecards"})
+    assert [t.pk for t in response.context["tickets"]] == [tickets["scorecard"].pk]
+    assert "<mark>" in response.content.decode()
+
+
+def test_global_search_is_for_agents_only(client, requester):
+    client.force_login(requester)
+    response = client.get(reverse("console_search"), {"q": "x"})
+    assert response.status_code == 302  # to the console's sign-in
