@@ -6,8 +6,8 @@
 The database must hold `manage.py seed_demo` and any number of `seed_demo --tickets N` (it is only read).
 For each page: one warm-up request, then `--requests` timed ones; it prints the median and the best
 wall time, the median CPU time of this process per request (Django's share; PostgreSQL's is the rest of
-the wall time on a quiet machine) and the SQL queries of one request. Agents are `agent1`, customers
-`sarah.chen` (a requester) — the demo's logins. DEBUG is off, as deployed.
+the wall time on a quiet machine), the SQL time and the number of queries of one more request. Agents
+are `agent1`, customers `sarah.chen` (a requester) — the demo's logins. DEBUG is off, as deployed.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def pages(ticket_id: int, agent_id: int, email: str) -> dict[str, list[tuple[str
             ("search typo (calender synk)", f"{admin}?q=calender+synk"),
             ("search + queue open", f"{admin}?queue=open&q=interview"),
             ("ticket page", f"{admin}{ticket_id}/change/"),
+            ("global search", "/admin/search/?q=calendar+sync"),
         ],
         "portal": [
             ("My tickets", "/portal/"),
@@ -110,8 +111,8 @@ def main() -> None:
     clients["customer"].force_login(customer)
     size = Ticket.objects.count()
     print(f"{size:,} tickets; median of {args.requests} after a warm-up\n")
-    print("| page | median ms | best ms | CPU ms (Django) | queries |")
-    print("|---|---|---|---|---|")
+    print("| page | median ms | best ms | CPU ms (Django) | SQL ms | queries |")
+    print("|---|---|---|---|---|---|")
     for group, rows in pages(ticket_id, agent.pk, customer.email).items():
         if group not in args.only.split(","):
             continue
@@ -131,9 +132,10 @@ def main() -> None:
                 cpus.append((time.process_time() - cpu) * 1000)
             with CaptureQueriesContext(connection) as queries:
                 client.get(url, secure=True)
+            sql_ms = sum(float(query["time"]) for query in queries.captured_queries) * 1000
             print(
                 f"| {name} | {statistics.median(walls):,.0f} | {min(walls):,.0f} | "
-                f"{statistics.median(cpus):,.0f} | {len(queries)} |",
+                f"{statistics.median(cpus):,.0f} | {sql_ms:,.0f} | {len(queries)} |",
                 flush=True,
             )
             for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[: args.slowest]:

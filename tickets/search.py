@@ -22,6 +22,7 @@ same syntax, exact matches first, newest first, no typo tolerance — fine for a
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import StringAgg
@@ -151,10 +152,16 @@ def _word_matches(tickets: QuerySet[Ticket], field: str, query) -> list[int]:
     """
     matching = tickets.filter(**{field: query}).order_by()
     # The newest tickets of the scope, in an order an index serves: by id for agents (the primary key, or
-    # the open tickets' ids), by last activity for customers (their own or their organization's).
-    newest = tickets.order_by("-pk" if field == "search_all" else "-updated_at").values("pk")[:RECENT_WINDOW]
+    # the open tickets' ids), by last activity for customers (their own or their organization's). The
+    # RECENT_WINDOW-th newest is found first (one index read), then the scan down from the newest stops as
+    # soon as it has WORD_MATCHES matches.
+    order = "pk" if field == "search_all" else "updated_at"
+    oldest_recent = Subquery(tickets.order_by(f"-{order}").values(order)[RECENT_WINDOW - 1 : RECENT_WINDOW])
+    floor = Value(0) if order == "pk" else Value(datetime(1970, 1, 1, tzinfo=UTC))
     recent = (
-        matching.filter(pk__in=Subquery(newest)).order_by("-pk").values_list("pk", flat=True)[:WORD_MATCHES]
+        matching.filter(**{f"{order}__gte": Coalesce(oldest_recent, floor)})
+        .order_by(f"-{order}")
+        .values_list("pk", flat=True)[:WORD_MATCHES]
     )
     everywhere = matching.values_list("pk", flat=True)[:GIN_MATCHES]
     with connection.cursor() as cursor:
