@@ -61,7 +61,7 @@ EXACT_MATCHES = 100
 #: How many look-alike subjects are offered when nothing matches.
 TYPO_MATCHES = 50
 #: Typo matches are looked for among this many of the newest tickets.
-TYPO_WINDOW = 5000
+TYPO_WINDOW = 2000
 #: How alike a subject's words must be to the text for a typo match (pg_trgm's word_similarity, 0–1).
 TYPO_SIMILARITY = 0.5
 
