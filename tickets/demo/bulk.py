@@ -141,6 +141,7 @@ def generate_benchmark_tickets(
             cursor.execute("ANALYZE tickets_message")
             cursor.execute("ANALYZE sla_ticketclock")
             cursor.execute("RESET helpdesk.search_sync")
+            cursor.execute("RESET session_replication_role")
             cursor.execute("DROP TABLE IF EXISTS seed_variant, seed_message, seed_candidate, seed_ticket")
     return count
 
