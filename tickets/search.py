@@ -98,8 +98,8 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
     text = (text or "").strip()
     if not text:
         return tickets
-    exact = _exact_ids(tickets, text)
-    if not search.parse(text) and not exact:
+    exact = _exact(tickets, text)
+    if not search.parse(text) and exact is None:
         # Only exclusions ("-calendar"): every ticket but a few, which is no search (and would make the
         # GIN index read all of its entries).
         return tickets.none()
@@ -108,17 +108,17 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
         query = search.websearch(text)
         words = _word_matches(tickets, field, query)
         rank = SearchRank(F(field), query)
-        if not words and not exact and _PLAIN_WORDS.match(text):
+        if not words and exact is None and _PLAIN_WORDS.match(text):
             words = _look_alikes(tickets, text)
             rank = TrigramWordSimilarity(text, "subject")
     else:
         condition = search.matches_q(text, _fallback_lookups(viewer))
         words = [] if condition is None else _fallback_ids(tickets, condition)
         rank = Value(0.0)
-    found = tickets.filter(pk__in=[*exact, *words])
+    found = tickets.filter(Q(pk__in=words) | exact if exact is not None else Q(pk__in=words))
     return found.annotate(
-        search_exact=Case(When(pk__in=exact, then=Value(1)), default=Value(0), output_field=IntegerField())
-        if exact
+        search_exact=Case(When(exact, then=Value(1)), default=Value(0), output_field=IntegerField())
+        if exact is not None
         else Value(0, output_field=IntegerField()),
         search_rank=rank,
     ).order_by(*RESULT_ORDER)
@@ -221,30 +221,30 @@ def attach_snippets(tickets: list[Ticket], text: str, *, viewer) -> None:
         ticket.search_snippet = search.highlight(whole, text)
 
 
-def _exact_ids(tickets: QuerySet[Ticket], text: str) -> list[int]:
-    """Tickets named exactly: by reference, or by the requester's or a candidate's email address."""
-    parts = []
+def _exact(tickets: QuerySet[Ticket], text: str) -> Q | None:
+    """Tickets named exactly, as a condition: by reference, or by the requester's or a candidate's email
+    address (the newest EXACT_MATCHES of each, through the email indexes). No query of its own: the
+    condition goes into the result's (which `tickets` scopes)."""
+    condition = None
     ticket_id = parse_reference(text)
     if ticket_id is not None:
-        parts.append(tickets.filter(pk=ticket_id).order_by().values_list("pk", flat=True))
+        condition = Q(pk=ticket_id)
     if _EMAIL.match(text):
         people = get_user_model().objects.filter(email__iexact=text).values("pk")
-        parts.append(
-            tickets.filter(requester__in=people)
-            .order_by("-created_at")
-            .values_list("pk", flat=True)[:EXACT_MATCHES]
-        )
-        candidates = Candidate.objects.filter(email__iexact=text).values("ticket_id")
-        parts.append(
-            tickets.filter(pk__in=candidates).order_by("-pk").values_list("pk", flat=True)[:EXACT_MATCHES]
-        )
-    if not parts:
-        return []
-    if len(parts) == 1:
-        return list(parts[0])
-    if not uses_postgresql():  # SQLite refuses LIMIT in the parts of a UNION
-        return sorted({pk for part in parts for pk in part}, reverse=True)
-    return sorted(set(parts[0].union(*parts[1:], all=True)), reverse=True)
+        requested = tickets.filter(requester__in=people).order_by("-created_at").values("pk")[:EXACT_MATCHES]
+        named = Candidate.objects.filter(email__iexact=text).order_by("-ticket_id").values("ticket_id")
+        emails = Q(pk__in=_ids(requested)) | Q(pk__in=_ids(named[:EXACT_MATCHES]))
+        condition = emails if condition is None else condition | emails
+    return condition
+
+
+def _ids(queryset: QuerySet) -> QuerySet | list:
+    """A limited subquery as PostgreSQL takes it in `IN (…)`; SQLite reads it first (a list)."""
+    return (
+        queryset
+        if uses_postgresql()
+        else list(queryset.values_list(*queryset.query.values_select, flat=True))
+    )
 
 
 def _fallback_lookups(viewer) -> list[str]:
