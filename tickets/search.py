@@ -108,7 +108,7 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
         query = search.websearch(text)
         words = _word_matches(tickets, field, query)
         rank = SearchRank(F(field), query)
-        if not words and exact is None and _PLAIN_WORDS.match(text):
+        if not words and exact is None and _PLAIN_WORDS.match(text) and not _EMAIL.match(text):
             words = _look_alikes(tickets, text)
             rank = TrigramWordSimilarity(text, "subject")
     else:
@@ -222,29 +222,29 @@ def attach_snippets(tickets: list[Ticket], text: str, *, viewer) -> None:
 
 
 def _exact(tickets: QuerySet[Ticket], text: str) -> Q | None:
-    """Tickets named exactly, as a condition: by reference, or by the requester's or a candidate's email
-    address (the newest EXACT_MATCHES of each, through the email indexes). No query of its own: the
-    condition goes into the result's (which `tickets` scopes)."""
+    """Tickets named exactly, as a condition: by reference (no query: the result's own query checks the
+    ticket is in scope), or by the requester's or a candidate's email address (the newest EXACT_MATCHES
+    of each, read through the email indexes in one query: as subqueries ORed into the result's condition
+    they made PostgreSQL scan every ticket)."""
     condition = None
     ticket_id = parse_reference(text)
     if ticket_id is not None:
         condition = Q(pk=ticket_id)
     if _EMAIL.match(text):
         people = get_user_model().objects.filter(email__iexact=text).values("pk")
-        requested = tickets.filter(requester__in=people).order_by("-created_at").values("pk")[:EXACT_MATCHES]
-        named = Candidate.objects.filter(email__iexact=text).order_by("-ticket_id").values("ticket_id")
-        emails = Q(pk__in=_ids(requested)) | Q(pk__in=_ids(named[:EXACT_MATCHES]))
-        condition = emails if condition is None else condition | emails
+        requested = (
+            tickets.filter(requester__in=people).order_by("-created_at").values_list("pk", flat=True)
+        )[:EXACT_MATCHES]
+        named = (
+            tickets.filter(pk__in=Candidate.objects.filter(email__iexact=text).values("ticket_id"))
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+        )[:EXACT_MATCHES]
+        # SQLite refuses LIMIT in the parts of a UNION: two queries there.
+        ids = set(requested.union(named, all=True)) if uses_postgresql() else set(requested) | set(named)
+        if ids:
+            condition = Q(pk__in=sorted(ids)) if condition is None else condition | Q(pk__in=sorted(ids))
     return condition
-
-
-def _ids(queryset: QuerySet) -> QuerySet | list:
-    """A limited subquery as PostgreSQL takes it in `IN (…)`; SQLite reads it first (a list)."""
-    return (
-        queryset
-        if uses_postgresql()
-        else list(queryset.values_list(*queryset.query.values_select, flat=True))
-    )
 
 
 def _fallback_lookups(viewer) -> list[str]:

@@ -33,6 +33,9 @@ TICKET_OWN_FIELDS = {
     "sla_due_at",
     "sla_policy",
     "sla_calendar",
+    # What search reads (kept by triggers), not intake.
+    "search_public",
+    "search_all",
 }
 
 
