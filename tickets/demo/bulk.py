@@ -140,6 +140,8 @@ def generate_benchmark_tickets(
             cursor.execute("ANALYZE tickets_ticket")
             cursor.execute("ANALYZE tickets_message")
             cursor.execute("ANALYZE sla_ticketclock")
+            cursor.execute("ANALYZE tickets_candidate")
+            cursor.execute("ANALYZE tickets_event")
             cursor.execute("RESET helpdesk.search_sync")
             cursor.execute("RESET session_replication_role")
             cursor.execute("DROP TABLE IF EXISTS seed_variant, seed_message, seed_candidate, seed_ticket")
