@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from helpdesk.health import healthz
 from tickets.admin.dashboard import dashboard_view
 from tickets.admin.satisfaction_dashboard import satisfaction_dashboard_view
+from tickets.admin.search import console_search_view
 
 admin.site.site_header = "Helpdesk agent console"
 admin.site.site_title = "Helpdesk"
@@ -32,6 +33,7 @@ def favicon(request):
 urlpatterns = [
     path("admin/dashboard/", dashboard_view, name="dashboard"),
     path("admin/dashboard/satisfaction/", satisfaction_dashboard_view, name="satisfaction_dashboard"),
+    path("admin/search/", console_search_view, name="console_search"),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),
     path("support/", include("portal.public_urls")),

@@ -4,10 +4,11 @@ conversation, files and timeline come from `tickets.selectors`, which the consol
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from sla.models import TicketClock
-from tickets.models import Status, Ticket, parse_reference
+from tickets import search
+from tickets.models import Status, Ticket
 
 
 def customer_tickets(
@@ -23,20 +24,13 @@ def customer_tickets(
         tickets = tickets.filter(status=status)
     if severity:
         tickets = tickets.filter(severity=severity)
-    query = query.strip()
-    if query:
-        ticket_id = parse_reference(query)
-        match = Q(subject__icontains=query)
-        if ticket_id is not None:
-            match |= Q(pk=ticket_id)
-        tickets = tickets.filter(match)
-    return (
-        tickets.select_related("requester")
-        .prefetch_related(
-            Prefetch("sla_clocks", queryset=TicketClock.objects.filter(metric="first_response"))
-        )
-        .order_by("-updated_at", "-pk")
+    tickets = tickets.select_related("requester").prefetch_related(
+        Prefetch("sla_clocks", queryset=TicketClock.objects.filter(metric="first_response"))
     )
+    if query.strip():
+        # The same search as the console's, over what customers may read (no internal notes).
+        return search.search_tickets(tickets, query, viewer=user)
+    return tickets.order_by("-updated_at", "-pk")
 
 
 def customer_ticket(user, reference: str) -> Ticket | None:

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from helpdesk.paging import CappedPaginator
 from portal import selectors
 from portal.access import customer_required
 from portal.forms import PRODUCT_AREAS, CandidateFormSet, NewTicketForm, ReplyForm
 from portal.help_center import portal_rate
 from sla.promises import promises
 from tickets import knowledge, satisfaction, services
+from tickets import search as ticket_search
 from tickets import selectors as ticket_selectors
 from tickets.models import SEVERITY_DEFINITIONS, Channel, Event, Rating, Severity, Status
 from tickets.services import INTAKE_FIELDS
@@ -40,7 +41,9 @@ def ticket_list(request):
         "query": request.GET.get("q", ""),
     }
     tickets = selectors.customer_tickets(request.user, scope=scope, **filters)
-    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(tickets, PAGE_SIZE, cap=PAGE_SIZE * 50).get_page(request.GET.get("page"))
+    if filters["query"].strip():
+        ticket_search.attach_snippets(page.object_list, filters["query"], viewer=request.user)
     tz = membership.organization.zoneinfo
     rows = [(ticket, _first_promise(ticket, tz)) for ticket in page.object_list]
     query_string = request.GET.copy()

@@ -60,6 +60,19 @@ class TicketClock(models.Model):
                 condition=Q(state="active", warned_at__isnull=True),
                 name="clock_unwarned_risk",
             ),
+            # The console's queues: running clocks past their warn time ("At risk") and breached clocks
+            # not yet met ("Breached"), read without touching the history of finished tickets.
+            models.Index(
+                fields=["at_risk_at"],
+                include=["ticket", "due_at"],
+                condition=Q(state="active", met_at__isnull=True, paused_at__isnull=True),
+                name="clock_running_risk",
+            ),
+            models.Index(
+                fields=["ticket"],
+                condition=Q(state="breached", met_at__isnull=True),
+                name="clock_breached_unmet",
+            ),
         ]
 
     def __str__(self) -> str:

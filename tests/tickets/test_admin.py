@@ -85,7 +85,8 @@ def test_search_by_reference_subject_requester_and_candidate_email(agent_client,
         target.reference,
         target.reference.lower(),
         "Greenhouse",
-        "jane.doe@candidates",
+        "jane.doe@candidates.example",
+        "JANE.DOE@candidates.example",
         requester.email,
     ):
         ids = listed_ids(agent_client.get(CHANGELIST, {"q": term}))

@@ -36,6 +36,9 @@ TICKET_OWN_FIELDS = {
     # What the severity suggestion said at creation (tickets/severity_suggestion.py).
     "suggested_severity",
     "suggested_severity_reason",
+    # What search reads (kept by triggers), not intake.
+    "search_public",
+    "search_all",
 }
 
 

@@ -4,7 +4,8 @@ import re
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from sla.models import ClockState, TicketClock
@@ -74,7 +75,7 @@ class QueueFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         counts = queue_counts(request.user)
-        return [(key, f"{label} ({counts[key]})") for key, label in self.QUEUES] + [
+        return [(key, f"{label} ({count_label(counts[key])})") for key, label in self.QUEUES] + [
             (ALL_TICKETS, "Any status, closed too")
         ]
 
@@ -114,10 +115,64 @@ def queue_conditions(user) -> dict[str, Q]:
     }
 
 
+#: Queue sizes are exact up to this; above it a queue says "1,000+" (a count costs what it reads).
+QUEUE_COUNT_CAP = 1000
+
+
+def count_label(count: int, cap: int = QUEUE_COUNT_CAP) -> str:
+    return f"{cap:,}+" if count > cap else f"{count:,}"
+
+
 def queue_counts(user) -> dict[str, int]:
-    """Every queue's size in one query. All queues hold open tickets only: the query reads those (through
-    the partial index of open tickets), not the closed history, which grows without end."""
+    """Every queue's size, counted no further than QUEUE_COUNT_CAP + 1, in one query (one capped
+    subquery per queue). What it costs does not grow with the history nor with the backlog: each
+    subquery reads at most QUEUE_COUNT_CAP + 1 rows through an index — the SLA queues from the clocks'
+    partial indexes of running and breached clocks (then each ticket by its key), the others from the
+    tickets' indexes of open tickets, of assignees and of unassigned open tickets."""
+    parts, params = [], []
+    sources = _queue_count_sources(user)
+    for name, rows in sources.items():
+        sql, sql_params = rows[: QUEUE_COUNT_CAP + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {name}_rows) AS {name}")  # noqa: S608 - Django's SQL
+        params.extend(sql_params)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}", params)
+        row = cursor.fetchone()
+    return dict(zip(sources, row, strict=True))
+
+
+def _queue_count_sources(user) -> dict:
+    """Each queue as the rows to count: ticket ids. The SLA queues read clocks (each from its index
+    alone, then whether its ticket is open), a ticket once however many of its clocks are late: the
+    breached clocks' index is in ticket order, so that costs nothing; the at-risk ones are few (clocks
+    between their warn time and their due time)."""
     conditions = queue_conditions(user)
-    return Ticket.objects.filter(status__in=OPEN_STATUSES).aggregate(
-        **{name: Count("pk", filter=condition) for name, condition in conditions.items()}
+    now = timezone.now()
+    sources = {
+        name: Ticket.objects.filter(condition).order_by().values("pk")
+        for name, condition in conditions.items()
+    }
+    # "Is its ticket open?" as a scalar subquery per clock, not a join: PostgreSQL then reads the clocks'
+    # index and probes the small index of open tickets' ids until it has enough, where a join hashed every
+    # breached clock first.
+    open_ticket = Ticket.objects.filter(pk=OuterRef("ticket_id"), status__in=OPEN_STATUSES).order_by()
+    open_clocks = (
+        TicketClock.objects.annotate(open_ticket=Subquery(open_ticket.values("pk")[:1]))
+        .filter(open_ticket__isnull=False)
+        .order_by()
     )
+    sources["at_risk"] = (
+        open_clocks.filter(
+            state=ClockState.ACTIVE,
+            met_at__isnull=True,
+            paused_at__isnull=True,
+            at_risk_at__lte=now,
+            due_at__gt=now,
+        )
+        .values("ticket_id")
+        .distinct()
+    )
+    sources["breached"] = (
+        open_clocks.filter(state=ClockState.BREACHED, met_at__isnull=True).values("ticket_id").distinct()
+    )
+    return sources

@@ -10,6 +10,7 @@ import functools
 from functools import partial
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR, ChangeList
 from django.contrib.staticfiles import finders
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -20,20 +21,25 @@ from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from helpdesk.paging import CappedPaginator
 from sla.display import ticket_sla_html
-from tickets import intake, satisfaction, selectors, services
+from tickets import intake, satisfaction, search, selectors, services
 from tickets.admin import chats, ticket_page, workspace
 from tickets.admin.filters import AssigneeFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
 from tickets.admin.knowledge import TicketSelfService
 from tickets.agents import may_share_macros
-from tickets.models import Candidate, Channel, Macro, Status, Ticket, parse_reference
+from tickets.models import Candidate, Channel, Macro, Status, Ticket
 
 # The badges' colours (tickets/static/tickets/admin.css has the same, as classes .severity-s1 …); each is
 # at least 4.5:1 against the white text on it (WCAG AA).
 SEVERITY_COLOURS = {"S1": "#b42318", "S2": "#c2410c", "S3": "#8a6a00", "S4": "#1c64b8", "S5": "#5f6b7a"}
 
 TIMESTAMPS = ("created_at", "updated_at", "resolved_at", "closed_at")
+
+#: The list's total is exact up to this many tickets ("1,000+ tickets" above: 20 pages; narrow the filters
+#: or search to go further), so that counting costs the same whatever the size of the history.
+LIST_COUNT_CAP = 1000
 
 
 def intake_fieldsets() -> list[tuple[str, dict]]:
@@ -85,12 +91,19 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     list_display_links = ("reference_display", "subject_line")
     list_filter = (QueueFilter, "severity", "status", "channel", "organization", AssigneeFilter)
     list_select_related = ("organization", "requester", "assignee")
-    search_fields = ("subject", "requester__email", "candidates__email")
-    search_help_text = "Reference (HD-12), subject, requester email or candidate email."
+    # Searched by tickets.search (get_search_results); the admin only needs to know there is a search.
+    search_fields = ("subject",)
+    search_help_text = (
+        'Reference (HD-12), an email address, or words: "a phrase", -exclude, this or that. '
+        "Searches subjects, descriptions, intake and the conversation (internal notes too)."
+    )
     # S1 first, then the nearest SLA due time, then the oldest.
     ordering = ("severity", F("sla_due_at").asc(nulls_last=True), "created_at", "pk")
     list_per_page = 50
     show_full_result_count = False
+    # Each sortable column is read from an index (columns ordered by a joined name would sort every row).
+    sortable_by = ("reference_display", "severity_badge", "status", "sla", "age")
+    paginator = CappedPaginator  # "1,000+ tickets" past its cap (get_paginator)
     raw_id_fields = ("requester",)
     actions = ["assign_to_me", *[f"set_status_{status}" for status in Status.values if status != Status.NEW]]
 
@@ -196,16 +209,32 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     def age(self, ticket: Ticket) -> str:
         return compact_age(timezone.now() - ticket.created_at)
 
+    @admin.display(description="Match")
+    def search_match(self, ticket: Ticket) -> str:
+        return getattr(ticket, "search_snippet", "")
+
     # --- search -----------------------------------------------------------------------------------
 
     def get_search_results(self, request, queryset, search_term):
-        ticket_id = parse_reference(search_term)
-        if ticket_id is not None and search_term.strip().upper().startswith("HD"):
-            return queryset.filter(pk=ticket_id), False
-        results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        if ticket_id is not None:
-            results |= queryset.filter(pk=ticket_id)
-        return results, may_have_duplicates
+        results = search.search_tickets(queryset, search_term, viewer=request.user)
+        if search_term.strip() and ORDER_VAR in request.GET:
+            results = results.order_by(*queryset.query.order_by)  # a clicked column wins over relevance
+        return results, False
+
+    def get_list_display(self, request):
+        if request.GET.get(SEARCH_VAR, "").strip():
+            columns = list(super().get_list_display(request))
+            columns.insert(
+                columns.index("subject") + 1 if "subject" in columns else len(columns), "search_match"
+            )
+            return columns
+        return super().get_list_display(request)
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        return CappedPaginator(queryset, per_page, orphans, allow_empty_first_page, cap=LIST_COUNT_CAP)
+
+    def get_changelist(self, request, **kwargs):
+        return TicketChangeList
 
     # --- permissions ------------------------------------------------------------------------------
 
@@ -409,6 +438,17 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
                 )
                 self.message_user(request, f"{ticket.reference}: {problems}", messages.WARNING)
         return done
+
+
+class TicketChangeList(ChangeList):
+    """The ticket list; when searching, each row of the page gets the snippet of where it matched (the
+    order is the search's, relevance first, unless a column was clicked: get_search_results)."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        if self.query.strip():
+            self.result_list = list(self.result_list)
+            search.attach_snippets(self.result_list, self.query, viewer=request.user)
 
 
 def _make_status_action(status: Status):

@@ -13,12 +13,13 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.core.validators import RegexValidator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_filters.fields import IsoDateTimeField
 
 from sla.models import ClockState, TicketClock
-from tickets.models import Candidate, Channel, Organization, Severity, Status, Ticket, parse_reference
+from tickets import search
+from tickets.models import Channel, Organization, Severity, Status, Ticket
 
 #: An agent's id as the database can hold it (bigint: at most 19 digits), `me` or `none`.
 ASSIGNEE = RegexValidator(
@@ -79,7 +80,12 @@ class TicketFilter(django_filters.FilterSet):
         help_text="Tickets with a clock in this state; `at_risk`: running past its warn-at share.",
     )
     search = django_filters.CharFilter(
-        method="filter_search", help_text="Reference (HD-12), subject, requester email or candidate email."
+        method="filter_search",
+        help_text=(
+            'Full-text search: a reference (HD-12), an email address, or words ("a phrase", -exclude, '
+            "this or that) in the subject, description, intake and conversation. Results come exact "
+            "matches first, then by relevance, unless `ordering` is given."
+        ),
     )
 
     class Meta:
@@ -102,12 +108,4 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.filter(Exists(clocks))
 
     def filter_search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        match = Q(subject__icontains=value) | Q(requester__email__iexact=value)
-        match |= Q(Exists(Candidate.objects.filter(ticket=OuterRef("pk"), email__iexact=value)))
-        ticket_id = parse_reference(value)
-        if ticket_id is not None:
-            match |= Q(pk=ticket_id)
-        return queryset.filter(match)
+        return search.search_tickets(queryset, value, viewer=self.request.user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -59,6 +60,14 @@ class TicketQuerySet(models.QuerySet):
 
     def with_list_relations(self) -> TicketQuerySet:
         return self.select_related("organization", "requester", "assignee")
+
+
+class TicketManager(models.Manager.from_queryset(TicketQuerySet)):
+    """Tickets without their search vectors (kilobytes each, read only by PostgreSQL's search): a list
+    page read them for every row. A ticket saved after such a read does not write them back either."""
+
+    def get_queryset(self) -> TicketQuerySet:
+        return super().get_queryset().defer("search_public", "search_all")
 
 
 class Ticket(models.Model):
@@ -131,7 +140,14 @@ class Ticket(models.Model):
     interview_starts_at = models.DateTimeField("interviews from", null=True, blank=True)
     interview_ends_at = models.DateTimeField("interviews until", null=True, blank=True)
 
-    objects = TicketQuerySet.as_manager()
+    # What full-text search reads (tickets.search): the ticket's words, weighted (subject A; description,
+    # intake and candidates B; conversation C). `search_public` holds the public messages only (what a
+    # customer may find), `search_all` internal notes too. Kept by PostgreSQL triggers (migration 0016)
+    # whenever the ticket, a message or a candidate changes; unused (null) on SQLite.
+    search_public = SearchVectorField(null=True, editable=False)
+    search_all = SearchVectorField(null=True, editable=False)
+
+    objects = TicketManager()
 
     class Meta:
         ordering = ["severity", "created_at", "pk"]
@@ -142,15 +158,37 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_queue",
             ),
+            # "Unassigned S1/S2" and take-next: open tickets nobody has taken, most urgent first.
+            models.Index(
+                fields=["severity", "created_at"],
+                condition=Q(status__in=OPEN_STATUSES, assignee__isnull=True),
+                name="ticket_unassigned_queue",
+            ),
             models.Index(
                 fields=["status", "severity", "created_at"],
                 name="ticket_status_sev_created",
             ),
+            # The console's list in queue order, filtered by a status or showing the open ones: read in
+            # order from these, never sorted (pending tickets have no due time and sort last).
+            models.Index(
+                fields=["status", "severity", "sla_due_at", "created_at", "id"],
+                name="ticket_status_queue_order",
+            ),
+            models.Index(
+                fields=["severity", "sla_due_at", "created_at", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_queue_order",
+            ),
+            # "Is this ticket open?" answered from a small index (the SLA queues' counts ask it per clock).
+            models.Index(fields=["id"], condition=Q(status__in=OPEN_STATUSES), name="ticket_open_ids"),
             models.Index(
                 fields=["organization", "status", "created_at"],
                 name="ticket_org_status_created",
             ),
             models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
+            # The portal's My tickets (a requester's, or an organization's), newest activity first.
+            models.Index(fields=["requester", "updated_at"], name="ticket_requester_updated"),
+            models.Index(fields=["organization", "updated_at"], name="ticket_org_updated"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["channel", "created_at"], name="ticket_channel_created"),
             models.Index(fields=["created_at"], name="ticket_created"),

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="Also insert N benchmark tickets over the past year with bulk_create (no services).",
+            help="Also insert N benchmark tickets over the past year with their conversations (PostgreSQL).",
         )
         parser.add_argument(
             "--batch-size",
