@@ -40,7 +40,7 @@ def kinds(customer, agent) -> dict[str, tuple[str, str]]:
         "console: list ?q=interview": ("agent", f"{console}?q=interview"),
         "console: list ?severity__exact=S1": ("agent", f"{console}?severity__exact=S1"),
         "console: ticket page": ("agent", f"{console}{queued.pk}/change/"),
-        "console: conversation poll": ("agent", f"{console}{queued.pk}/messages/?after=0"),
+        "console: live fallback poll": ("agent", f"/live/tickets/{queued.pk}/?after=0"),
         "api: list (queue order)": ("agent", "/api/v1/tickets/"),
         "api: list ?status=open&status=new": ("agent", "/api/v1/tickets/?status=open&status=new"),
         "api: list ?sla_state=breached": ("agent", "/api/v1/tickets/?sla_state=breached"),

@@ -28,8 +28,18 @@ from tickets.severity_suggestion import suggest_severity
 QUERY_MAX_LENGTH = 2000
 
 
+class CategorySlugField(serializers.SlugRelatedField):
+    """A category by its slug; text that cannot be a slug is refused as a missing one would be, before
+    it reaches the database (PostgreSQL refuses a NUL character in a query with an error)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class ArticleSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(
+    category = CategorySlugField(
         slug_field="slug", queryset=ArticleCategory.objects.all(), allow_null=True, required=False
     )
     slug = serializers.SlugField(max_length=200, required=False, allow_blank=True)

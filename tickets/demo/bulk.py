@@ -305,13 +305,15 @@ def _insert_batch(cursor, fallback_agent_id: int, now: datetime) -> None:
         f"""
         INSERT INTO tickets_ticket (id, subject, description, severity, status, channel, organization_id,
             requester_id, assignee_id, created_at, updated_at, resolved_at, closed_at, started_at,
-            interview_starts_at, interview_ends_at, {intake}, search_public, search_all)
+            interview_starts_at, interview_ends_at, {intake}, search_public, search_all,
+            suggested_severity, suggested_severity_reason)
         SELECT s.id, v.subject, v.description, v.severity, s.status, s.channel, v.organization_id,
             s.requester_id, s.assignee_id, s.created_at, s.updated_at, s.resolved_at, s.closed_at,
             s.created_at + v.started, s.created_at + v.interview_starts, s.created_at + v.interview_ends,
             {intake_v},
             v.doc || CASE s.messages WHEN 2 THEN v.public2 WHEN 3 THEN v.public3 ELSE v.public4 END,
-            v.doc || CASE s.messages WHEN 2 THEN v.all2 WHEN 3 THEN v.all3 ELSE v.all4 END
+            v.doc || CASE s.messages WHEN 2 THEN v.all2 WHEN 3 THEN v.all3 ELSE v.all4 END,
+            '', ''
         FROM seed_ticket s JOIN seed_variant v ON v.idx = s.idx
         ORDER BY s.id
         """  # noqa: S608 - column names are constants
