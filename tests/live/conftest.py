@@ -26,9 +26,25 @@ ORIGIN = "http://testserver"
 DEADLINE = 5.0
 
 
+#: The sockets a running scenario opened (`run` closes those still open when it ends).
+_opened: list[Socket] = []
+
+
 def run(scenario: Callable[..., Any], *args: Any) -> Any:
-    """Run the coroutine function `scenario` to its end from a synchronous test."""
-    return async_to_sync(scenario)(*args)
+    """Run the coroutine function `scenario` to its end from a synchronous test, then close the sockets
+    it left open, as a browser leaving the page does: each consumer ends through its own `disconnect`,
+    not by being cancelled when the event loop shuts down (a consumer cancelled in the middle of a
+    database call waits for that call, which can wait for the loop's shutdown: the test then hangs)."""
+
+    async def scenario_then_close(*args: Any) -> Any:
+        try:
+            return await scenario(*args)
+        finally:
+            opened, _opened[:] = list(_opened), []
+            for socket in opened:
+                await socket.close_if_open()
+
+    return async_to_sync(scenario_then_close)(*args)
 
 
 async def db(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -62,6 +78,7 @@ class Socket:
         if cookie is not None:
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
         self.communicator = WebsocketCommunicator(application, self.path, headers=headers)
+        _opened.append(self)
         return await self.communicator.connect(timeout=DEADLINE)
 
     async def next(self, timeout: float = DEADLINE) -> dict:
@@ -82,6 +99,12 @@ class Socket:
 
     async def close(self) -> None:
         await self.communicator.disconnect(timeout=DEADLINE)
+
+    async def close_if_open(self) -> None:
+        """Disconnect unless the application already ended (a socket the test closed, or refused)."""
+        future = getattr(self.communicator, "future", None)
+        if future is not None and not future.done():
+            await self.communicator.disconnect(timeout=DEADLINE)
 
 
 @pytest.fixture(autouse=True, scope="session")
