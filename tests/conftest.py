@@ -93,6 +93,17 @@ def _fresh_local_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_domain_flags():
+    """The cached "is any saved view watched?" and "is any webhook subscribed?" flags outlive a test's
+    rolled-back rows (and Redis outlives the test): start each test from what its database holds, so
+    a query count does not depend on which test ran before it in the same worker."""
+    from tickets import inbox, subscribers
+
+    inbox._forget_watched()
+    subscribers._forget_subscriptions()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_sla_cache():
     """The chart and calendar cache outlives a test's rolled-back transaction: start each test clean."""
     from sla.calendars import clear_cache

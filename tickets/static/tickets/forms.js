@@ -14,7 +14,8 @@
 
   function counter(field) {
     var max = parseInt(field.getAttribute("maxlength"), 10);
-    if (!(max >= 100) || field.dataset.counted) return;
+    // A search box's length is no message to the reader (the console header's global search).
+    if (!(max >= 100) || field.dataset.counted || field.type === "search") return;
     field.dataset.counted = "1";
     var note = document.createElement("span");
     note.className = "hd-counter";
