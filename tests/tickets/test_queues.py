@@ -137,12 +137,13 @@ def test_counts_are_capped_and_cost_one_query_per_view(client, agent, requester,
     with CaptureQueriesContext(connection) as three_views:
         client.get(LIST)
     assert len(three_views) == len(two_views) + 1
-    # A view with a search costs what the search does (tickets/search.py: the word matches, then the
-    # subjects' look-alikes for typos): two queries, whatever the size of the database.
+    # A view with a search costs what the search does (tickets/search.py): on PostgreSQL the word
+    # matches, then the subjects' look-alikes for typos; on SQLite the one plain match. Whatever the
+    # size of the database.
     SavedView.objects.create(owner=agent, name="SSO", query="q=sso")
     with CaptureQueriesContext(connection) as four_views:
         client.get(LIST)
-    assert len(four_views) == len(three_views) + 2
+    assert len(four_views) == len(three_views) + (2 if connection.vendor == "postgresql" else 1)
 
 
 def test_the_list_costs_the_same_queries_for_more_tickets(client, agent, requester):
