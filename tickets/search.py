@@ -94,27 +94,30 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
     """The tickets of `tickets` that match `text`, annotated with `search_exact` (1 for an exact
     reference or email match) and `search_rank`, in `RESULT_ORDER`. `tickets` decides who sees what
     (already narrowed to what `viewer` may see, and by any filters); the result is at most
-    WORD_MATCHES + EXACT_MATCHES + 1 rows, so counting and paging it is cheap."""
+    WORD_MATCHES + EXACT_MATCHES + 1 rows, so counting and paging it is cheap. On PostgreSQL finding
+    the matches is one query, whatever kind of match the text finds."""
     text = (text or "").strip()
     if not text:
         return tickets
-    exact = _exact(tickets, text)
-    if not search.parse(text) and exact is None:
+    reference = parse_reference(text)
+    email = _EMAIL.match(text) is not None
+    if not search.parse(text) and reference is None and not email:
         # Only exclusions ("-calendar"): every ticket but a few, which is no search (and would make the
         # GIN index read all of its entries).
         return tickets.none()
     if uses_postgresql():
         field = vector_for(viewer)
         query = search.websearch(text)
-        words = _word_matches(tickets, field, query)
-        rank = SearchRank(F(field), query)
-        if not words and exact is None and _PLAIN_WORDS.match(text) and not _EMAIL.match(text):
-            words = _look_alikes(tickets, text)
-            rank = TrigramWordSimilarity(text, "subject")
+        look_alikes = reference is None and not email and _PLAIN_WORDS.match(text) is not None
+        exact_ids, words, typos = _matches(tickets, field, query, text, email=email, look_alikes=look_alikes)
+        rank = TrigramWordSimilarity(text, "subject") if typos else SearchRank(F(field), query)
+        words = words or typos
     else:
+        exact_ids = _fallback_exact_ids(tickets, text) if email else []
         condition = search.matches_q(text, _fallback_lookups(viewer))
         words = [] if condition is None else _fallback_ids(tickets, condition)
         rank = Value(0.0)
+    exact = _exact_condition(reference, exact_ids)
     found = tickets.filter(Q(pk__in=words) | exact if exact is not None else Q(pk__in=words))
     return found.annotate(
         search_exact=Case(When(exact, then=Value(1)), default=Value(0), output_field=IntegerField())
@@ -124,12 +127,12 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
     ).order_by(*RESULT_ORDER)
 
 
-def _look_alikes(tickets: QuerySet[Ticket], text: str) -> list[int]:
+def _look_alikes(tickets: QuerySet[Ticket], text: str) -> QuerySet:
     """Among the newest TYPO_WINDOW tickets, those whose subject has words like `text` (pg_trgm's
     word_similarity): "calender synk" finds "calendar sync". Read by walking the newest tickets, not
     through the trigram index, whose bitmap for common trigrams covers most of the table."""
     similarity = TrigramWordSimilarity(text, "subject")
-    return list(
+    return (
         tickets.filter(pk__gt=RawSQL("(SELECT max(id) FROM tickets_ticket) - %s", [TYPO_WINDOW]))
         .annotate(similarity=similarity)
         .filter(similarity__gte=TYPO_SIMILARITY)
@@ -138,17 +141,20 @@ def _look_alikes(tickets: QuerySet[Ticket], text: str) -> list[int]:
     )
 
 
-def _word_matches(tickets: QuerySet[Ticket], field: str, query) -> list[int]:
-    """The ids of the newest word matches, at most WORD_MATCHES, in a time that does not grow with the
-    table, whichever way PostgreSQL would have guessed the query's selectivity.
+def _matches(
+    tickets: QuerySet[Ticket], field: str, query, text: str, *, email: bool, look_alikes: bool
+) -> tuple[list[int], list[int], list[int]]:
+    """The ids of the exact email matches, of the newest word matches (at most WORD_MATCHES) and, when
+    there is neither, of the look-alike subjects: in one round trip (the SQL function
+    tickets_search_matches, migration 0024), in a time that does not grow with the table, whichever way
+    PostgreSQL would have guessed the query's selectivity.
 
-    Two bounded reads, in one round trip (the SQL function tickets_search_ids, migration 0016). First the
-    newest RECENT_WINDOW tickets of the scope (what `tickets` holds), each checked against the query:
-    what a common word needs, its matches
-    are among the newest. If that finds fewer than ENOUGH_RECENT, the GIN index alone, for at most
-    GIN_MATCHES matches, of which the newest are kept: what a rare word, a phrase or an exclusion needs.
-    (Left to itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million
-    tickets, for no match.)
+    Word matches are two bounded reads. First the newest RECENT_WINDOW tickets of the scope (what
+    `tickets` holds), each checked against the query: what a common word needs, its matches are among
+    the newest. If that finds fewer than ENOUGH_RECENT, the GIN index alone, for at most GIN_MATCHES
+    matches, of which the newest are kept: what a rare word, a phrase or an exclusion needs. (Left to
+    itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million tickets,
+    for no match.)
     """
     matching = tickets.filter(**{field: query}).order_by()
     # The newest tickets of the scope, in an order an index serves: by id for agents (the primary key, or
@@ -166,11 +172,23 @@ def _word_matches(tickets: QuerySet[Ticket], field: str, query) -> list[int]:
     everywhere = matching.values_list("pk", flat=True)[:GIN_MATCHES]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT * FROM tickets_search_ids(%s, %s, %s)",
-            [_bound_sql(recent), _bound_sql(everywhere), ENOUGH_RECENT],
+            "SELECT id, kind FROM tickets_search_matches(%s, %s, %s, %s, %s)",
+            [
+                _bound_sql(_exact_email(tickets, text)) if email else None,
+                _bound_sql(recent),
+                _bound_sql(everywhere),
+                _bound_sql(_look_alikes(tickets, text)) if look_alikes else None,
+                ENOUGH_RECENT,
+            ],
         )
-        found = {row[0] for row in cursor.fetchall()}
-    return sorted(found, reverse=True)[:WORD_MATCHES]
+        found: tuple[set[int], set[int], list[int]] = (set(), set(), [])
+        for pk, kind in cursor.fetchall():
+            if kind == 2:
+                found[2].append(pk)
+            else:
+                found[kind].add(pk)
+    exact, words, typos = found
+    return sorted(exact), sorted(words, reverse=True)[:WORD_MATCHES], typos
 
 
 def _bound_sql(queryset: QuerySet) -> str:
@@ -221,30 +239,39 @@ def attach_snippets(tickets: list[Ticket], text: str, *, viewer) -> None:
         ticket.search_snippet = search.highlight(whole, text)
 
 
-def _exact(tickets: QuerySet[Ticket], text: str) -> Q | None:
+def _exact_condition(reference: int | None, ids: list[int]) -> Q | None:
     """Tickets named exactly, as a condition: by reference (no query: the result's own query checks the
-    ticket is in scope), or by the requester's or a candidate's email address (the newest EXACT_MATCHES
-    of each, read through the email indexes in one query: as subqueries ORed into the result's condition
-    they made PostgreSQL scan every ticket)."""
-    condition = None
-    ticket_id = parse_reference(text)
-    if ticket_id is not None:
-        condition = Q(pk=ticket_id)
-    if _EMAIL.match(text):
-        people = get_user_model().objects.filter(email__iexact=text).values("pk")
-        requested = (
-            tickets.filter(requester__in=people).order_by("-created_at").values_list("pk", flat=True)
-        )[:EXACT_MATCHES]
-        named = (
-            tickets.filter(pk__in=Candidate.objects.filter(email__iexact=text).values("ticket_id"))
-            .order_by("-pk")
-            .values_list("pk", flat=True)
-        )[:EXACT_MATCHES]
-        # SQLite refuses LIMIT in the parts of a UNION: two queries there.
-        ids = set(requested.union(named, all=True)) if uses_postgresql() else set(requested) | set(named)
-        if ids:
-            condition = Q(pk__in=sorted(ids)) if condition is None else condition | Q(pk__in=sorted(ids))
+    ticket is in scope), or among `ids`, the exact email matches."""
+    condition = Q(pk=reference) if reference is not None else None
+    if ids:
+        condition = Q(pk__in=ids) if condition is None else condition | Q(pk__in=ids)
     return condition
+
+
+def _exact_email(tickets: QuerySet[Ticket], email: str) -> QuerySet:
+    """The newest EXACT_MATCHES tickets of `tickets` requested by `email`'s owner, and as many naming it
+    as a candidate's, read through the email indexes (as subqueries ORed into the result's condition they
+    made PostgreSQL scan every ticket). PostgreSQL: a UNION whose parts have their own LIMIT."""
+    return _requested_by(tickets, email).union(_naming(tickets, email), all=True)
+
+
+def _requested_by(tickets: QuerySet[Ticket], email: str) -> QuerySet:
+    people = get_user_model().objects.filter(email__iexact=email).values("pk")
+    return (
+        tickets.filter(requester__in=people)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:EXACT_MATCHES]
+    )
+
+
+def _naming(tickets: QuerySet[Ticket], email: str) -> QuerySet:
+    candidates = Candidate.objects.filter(email__iexact=email).values("ticket_id")
+    return tickets.filter(pk__in=candidates).order_by("-pk").values_list("pk", flat=True)[:EXACT_MATCHES]
+
+
+def _fallback_exact_ids(tickets: QuerySet[Ticket], email: str) -> list[int]:
+    """SQLite refuses LIMIT in the parts of a UNION: two queries there."""
+    return sorted(set(_requested_by(tickets, email)) | set(_naming(tickets, email)))
 
 
 def _fallback_lookups(viewer) -> list[str]:

@@ -246,3 +246,40 @@ def test_global_search_is_for_agents_only(client, requester):
     client.force_login(requester)
     response = client.get(reverse("console_search"), {"q": "x"})
     assert response.status_code == 302  # to the console's sign-in
+
+
+@pytest.mark.parametrize("face", ["console", "portal", "api"])
+def test_every_kind_of_search_costs_the_same_queries(client, requester, agent, face):
+    """Words, a phrase, an email address (exact matches), a reference and a typo (look-alike subjects,
+    read only when nothing else matches) are one query for the matches, whatever they find. (SQLite has
+    no typo tolerance, and two queries for the exact email matches.)"""
+    ticket = TicketFactory(requester=requester, subject="Interview sync problem")
+    CandidateFactory(ticket=ticket, email="lena.park@example.com")
+    texts = ["interview", '"sync problem"', "lena.park@example.com", ticket.reference, "interveiw sync"]
+    if face == "console":
+        client.force_login(agent)
+        url, key, link = CHANGELIST, "q", f"{CHANGELIST}{ticket.pk}/change/"
+    elif face == "portal":
+        client.force_login(requester)
+        url, key = reverse("portal:tickets"), "q"
+        link = reverse("portal:ticket", args=[ticket.reference])
+    else:
+        client.force_login(agent)
+        url, key = "/api/v1/tickets/", "search"
+    if connection.vendor != "postgresql":
+        texts.remove("interveiw sync")
+    client.get(url, {key: "warm"})  # the per-process caches
+    counts = {}
+    for text in texts:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {key: text})
+        assert response.status_code == 200
+        if face != "api":
+            assert link in response.content.decode(), text
+        else:
+            assert [row["reference"] for row in response.json()["results"]] == [ticket.reference], text
+        counts[text] = len(queries)
+    if connection.vendor != "postgresql":
+        # The embedded mode reads the exact email matches in two queries of their own.
+        assert counts.pop("lena.park@example.com") == counts["interview"] + 2
+    assert len(set(counts.values())) == 1, counts
