@@ -135,6 +135,10 @@ else:
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
     )
     DATABASES["default"]["OPTIONS"].setdefault("tcp_user_timeout", 15_000)
+    # No JIT compilation: every query here reads a bounded, indexed slice, and PostgreSQL's cost estimate
+    # of a full-text condition can be far above what it reads; JIT then spent 30–60 ms compiling a query
+    # that runs in 5 (seen at a million tickets). DATABASE_URL's ?options=… wins.
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
     # A pool of connections per process (psycopg_pool) instead of one kept per thread. Under ASGI, which
     # helpdesk/asgi.py turns this on for, every request runs in a thread of its own: a connection kept
     # per thread (CONN_MAX_AGE) would be opened anew for each request and left behind by it.

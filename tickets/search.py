@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import SearchRank, TrigramWordSimilarity
 from django.db import connection
 from django.db.models import (
@@ -152,9 +153,9 @@ def _matches(
     Word matches are two bounded reads. First the newest RECENT_WINDOW tickets of the scope (what
     `tickets` holds), each checked against the query: what a common word needs, its matches are among
     the newest. If that finds fewer than ENOUGH_RECENT, the GIN index alone, for at most GIN_MATCHES
-    matches, of which the newest are kept: what a rare word, a phrase or an exclusion needs. (Left to
-    itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million tickets,
-    for no match.)
+    matches: what a rare word, a phrase or an exclusion needs. Of both the newest WORD_MATCHES are kept.
+    (Left to itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million
+    tickets, for no match.)
     """
     matching = tickets.filter(**{field: query}).order_by()
     # The newest tickets of the scope, in an order an index serves: by id for agents (the primary key, or
@@ -169,14 +170,13 @@ def _matches(
         .order_by(f"-{order}")
         .values_list("pk", flat=True)[:WORD_MATCHES]
     )
-    everywhere = matching.values_list("pk", flat=True)[:GIN_MATCHES]
+    steps = [_bound_sql(recent), _bound_sql(matching.values_list("pk", flat=True)[:GIN_MATCHES])]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, kind FROM tickets_search_matches(%s, %s, %s, %s, %s)",
+            "SELECT id, kind FROM tickets_search_matches(%s, %s, %s, %s)",
             [
-                _bound_sql(_exact_email(tickets, text)) if email else None,
-                _bound_sql(recent),
-                _bound_sql(everywhere),
+                _exact_email_sql(tickets, text) if email else None,
+                steps,
                 _bound_sql(_look_alikes(tickets, text)) if look_alikes else None,
                 ENOUGH_RECENT,
             ],
@@ -248,30 +248,46 @@ def _exact_condition(reference: int | None, ids: list[int]) -> Q | None:
     return condition
 
 
-def _exact_email(tickets: QuerySet[Ticket], email: str) -> QuerySet:
+def _exact_email_sql(tickets: QuerySet[Ticket], email: str) -> str:
     """The newest EXACT_MATCHES tickets of `tickets` requested by `email`'s owner, and as many naming it
-    as a candidate's, read through the email indexes (as subqueries ORed into the result's condition they
-    made PostgreSQL scan every ticket). PostgreSQL: a UNION whose parts have their own LIMIT."""
-    return _requested_by(tickets, email).union(_naming(tickets, email), all=True)
+    as a candidate's, as one SELECT of ids (PostgreSQL). Each part is written so that PostgreSQL cannot
+    but start from the email address: the requester's tickets are a subquery per person found (so the
+    (requester, created_at) index is read for that person only; as a join it walked every ticket by
+    creation time), the candidates' come from the index on (UPPER(email), ticket) in ticket order (as a
+    semi-join it walked every candidate when none had the address)."""
+    requested = (
+        get_user_model()
+        .objects.filter(email__iexact=email)
+        .annotate(
+            ids=ArraySubquery(
+                tickets.filter(requester=OuterRef("pk")).order_by("-created_at").values("pk")[:EXACT_MATCHES]
+            )
+        )
+        .values("ids")
+    )
+    parts = (_bound_sql(requested), _bound_sql(_naming(tickets, email)))
+    sql = "SELECT unnest(requested.ids) FROM ({}) AS requested UNION ALL ({})"
+    # Two SELECTs composed by Django, their values bound and quoted by psycopg.
+    return sql.format(*parts)
 
 
-def _requested_by(tickets: QuerySet[Ticket], email: str) -> QuerySet:
-    people = get_user_model().objects.filter(email__iexact=email).values("pk")
+def _naming(tickets: QuerySet[Ticket], email: str) -> QuerySet:
     return (
+        Candidate.objects.filter(email__iexact=email, ticket__in=tickets.order_by().values("pk"))
+        .order_by("-ticket_id")
+        .values_list("ticket_id", flat=True)[:EXACT_MATCHES]
+    )
+
+
+def _fallback_exact_ids(tickets: QuerySet[Ticket], email: str) -> list[int]:
+    """The exact email matches on SQLite: two queries, simply written."""
+    people = get_user_model().objects.filter(email__iexact=email).values("pk")
+    requested = (
         tickets.filter(requester__in=people)
         .order_by("-created_at")
         .values_list("pk", flat=True)[:EXACT_MATCHES]
     )
-
-
-def _naming(tickets: QuerySet[Ticket], email: str) -> QuerySet:
-    candidates = Candidate.objects.filter(email__iexact=email).values("ticket_id")
-    return tickets.filter(pk__in=candidates).order_by("-pk").values_list("pk", flat=True)[:EXACT_MATCHES]
-
-
-def _fallback_exact_ids(tickets: QuerySet[Ticket], email: str) -> list[int]:
-    """SQLite refuses LIMIT in the parts of a UNION: two queries there."""
-    return sorted(set(_requested_by(tickets, email)) | set(_naming(tickets, email)))
+    return sorted(set(requested) | set(_naming(tickets, email)))
 
 
 def _fallback_lookups(viewer) -> list[str]:
