@@ -52,11 +52,13 @@ from tickets.permissions import is_agent
 
 #: How many word matches are ranked (the newest ones); more are not looked at.
 WORD_MATCHES = 500
-#: The newest tickets read first (one by one); when ENOUGH_RECENT of them match, older ones are not read.
+#: The newest tickets read first (one by one); when ENOUGH_RECENT of them match (a page of the portal's
+#: results), older ones are not read: reading a phrase of common words through the GIN index costs
+#: 0.1–0.2 s for a customer with 100,000 tickets, where their newest 2,000 already fill the first page.
 RECENT_WINDOW = 2000
-ENOUGH_RECENT = 50
-#: At most this many matches are read through the GIN index (then the newest WORD_MATCHES are ranked).
-GIN_MATCHES = 1000
+ENOUGH_RECENT = 20
+#: At most this many matches are read through the GIN index (in the table's order, so older tickets).
+GIN_MATCHES = 500
 #: How many tickets an exact email match brings (the newest).
 EXACT_MATCHES = 100
 #: How many look-alike subjects are offered when nothing matches.
