@@ -73,6 +73,22 @@ def pages(ticket_id: int, agent_id: int, email: str) -> dict[str, list[tuple[str
     }
 
 
+def _profile(client, url: str, requests: int, lines: int) -> None:
+    """`requests` more requests under cProfile: the functions taking the most time of their own."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        client.get(url, secure=True)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(lines)
+    print(out.getvalue())
+
+
 YEAR_AGO = (date.today() - timedelta(days=364)).isoformat()
 QUEUES = ("mine", "unassigned_urgent", "at_risk", "breached", "waiting", "open")
 
@@ -83,6 +99,12 @@ def main() -> None:
     parser.add_argument("--only", default="console,portal,api,dashboard")
     parser.add_argument("--match", default="", help="only pages whose name contains this")
     parser.add_argument("--slowest", type=int, default=0, help="print this many slowest queries per page")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="print this many functions of a cProfile of each page (by own time)",
+    )
     args = parser.parse_args()
 
     import django
@@ -138,6 +160,8 @@ def main() -> None:
                 f"{statistics.median(cpus):,.0f} | {sql_ms:,.0f} | {len(queries)} |",
                 flush=True,
             )
+            if args.profile:
+                _profile(client, url, args.requests, args.profile)
             for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[: args.slowest]:
                 print(f"    {float(query['time']) * 1000:,.1f} ms  {query['sql'][:600]}")
 

@@ -13,6 +13,7 @@ API:
 - `parse(text)` / `matches_q(text, lookups)` — the same syntax as `Q` objects for SQLite.
 - `highlight(text, query)` — a snippet of `text` around the query's words, as escaped HTML (SQLite).
 - `capped_count(queryset, cap)` — how many rows, counting no further than `cap + 1`.
+- `pk_in(ids)` — a condition "the primary key is one of `ids`", one array parameter on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from functools import reduce
 from operator import and_, or_
 
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Expression, F, Q, QuerySet
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -125,3 +127,33 @@ def capped_count(queryset: QuerySet, cap: int) -> int:
     """The number of rows of `queryset`, or `cap + 1` if there are more than `cap`: what it costs does not
     grow with the table (PostgreSQL stops reading at `cap + 1`)."""
     return queryset.order_by().values("pk")[: cap + 1].count()
+
+
+class _AnyOf(Expression):
+    """`column = ANY(%s)` with the values as one array parameter. `pk__in` with 500 ids made Django build,
+    and psycopg quote, 500 parameters in each query that used them (the count and the page): ≈ 5 ms of
+    CPU per query at a million tickets, for a list PostgreSQL reads as an array anyway."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: str, values: list[int]):
+        super().__init__()
+        self.column, self.values = F(column), list(values)
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        clone = self.copy()
+        clone.column = self.column.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.column)
+        return f"{sql} = ANY(%s)", (*params, self.values)
+
+
+def pk_in(ids: list[int]) -> Q:
+    """The condition "the primary key is one of `ids`": one array parameter on PostgreSQL (see `_AnyOf`),
+    Django's `IN (…)` elsewhere."""
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf("pk", ids))
+    return Q(pk__in=ids)

@@ -121,7 +121,7 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, viewer) -> QuerySet[
         words = [] if condition is None else _fallback_ids(tickets, condition)
         rank = Value(0.0)
     exact = _exact_condition(reference, exact_ids)
-    found = tickets.filter(Q(pk__in=words) | exact if exact is not None else Q(pk__in=words))
+    found = tickets.filter(search.pk_in(words) | exact if exact is not None else search.pk_in(words))
     return found.annotate(
         search_exact=Case(When(exact, then=Value(1)), default=Value(0), output_field=IntegerField())
         if exact is not None
