@@ -186,9 +186,33 @@ class Ticket(models.Model):
                 name="ticket_org_status_created",
             ),
             models.Index(fields=["requester", "created_at"], name="ticket_requester_created"),
-            # The portal's My tickets (a requester's, or an organization's), newest activity first.
-            models.Index(fields=["requester", "updated_at"], name="ticket_requester_updated"),
-            models.Index(fields=["organization", "updated_at"], name="ticket_org_updated"),
+            # The portal's My tickets (a requester's, or an organization's), newest activity first. The
+            # included columns are what its scope and status filter read besides: its capped count (up to
+            # 1,001 rows) and the search's window read the index alone, not 1,001 rows of the table.
+            models.Index(
+                fields=["requester", "updated_at"],
+                include=["organization", "status"],
+                name="ticket_requester_updated",
+            ),
+            models.Index(
+                fields=["organization", "updated_at"],
+                include=["requester", "status"],
+                name="ticket_org_updated",
+            ),
+            # My tickets filtered to the open ones: most of a long-standing customer's tickets are closed,
+            # and walking their whole history for the first 1,001 open ones cost 35 ms at a million.
+            models.Index(
+                fields=["requester", "updated_at"],
+                include=["organization"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_requester_open",
+            ),
+            models.Index(
+                fields=["organization", "updated_at"],
+                include=["requester"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_org_open",
+            ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
             models.Index(fields=["channel", "created_at"], name="ticket_channel_created"),
             models.Index(fields=["created_at"], name="ticket_created"),
