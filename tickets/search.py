@@ -22,6 +22,7 @@ same syntax, exact matches first, newest first, no typo tolerance — fine for a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
@@ -144,6 +145,41 @@ def _look_alikes(tickets: QuerySet[Ticket], text: str) -> QuerySet:
     )
 
 
+@dataclass(frozen=True)
+class MatchQueries:
+    """The SELECTs a search runs in tickets_search_matches, each with its values bound: the exact email
+    matches (or None), the word matches' steps (the newest tickets, then the GIN index alone) and the
+    look-alike subjects (or None). `bench/explain.py` prints their plans."""
+
+    exact: str | None
+    steps: list[str]
+    look_alikes: str | None
+
+
+def match_queries(
+    tickets: QuerySet[Ticket], field: str, query, text: str, *, email: bool, look_alikes: bool
+) -> MatchQueries:
+    """What `_matches` runs (see there)."""
+    matching = tickets.filter(**{field: query}).order_by()
+    # The newest tickets of the scope, in an order an index serves: by id for agents (the primary key, or
+    # the open tickets' ids), by last activity for customers (their own or their organization's). The
+    # RECENT_WINDOW-th newest is found first (one index read), then the scan down from the newest stops as
+    # soon as it has WORD_MATCHES matches.
+    order = "pk" if field == "search_all" else "updated_at"
+    oldest_recent = Subquery(tickets.order_by(f"-{order}").values(order)[RECENT_WINDOW - 1 : RECENT_WINDOW])
+    floor = Value(0) if order == "pk" else Value(datetime(1970, 1, 1, tzinfo=UTC))
+    recent = (
+        matching.filter(**{f"{order}__gte": Coalesce(oldest_recent, floor)})
+        .order_by(f"-{order}")
+        .values_list("pk", flat=True)[:WORD_MATCHES]
+    )
+    return MatchQueries(
+        exact=_exact_email_sql(tickets, text) if email else None,
+        steps=[_bound_sql(recent), _bound_sql(matching.values_list("pk", flat=True)[:GIN_MATCHES])],
+        look_alikes=_bound_sql(_look_alikes(tickets, text)) if look_alikes else None,
+    )
+
+
 def _matches(
     tickets: QuerySet[Ticket], field: str, query, text: str, *, email: bool, look_alikes: bool
 ) -> tuple[list[int], list[int], list[int]]:
@@ -159,29 +195,11 @@ def _matches(
     (Left to itself PostgreSQL walked the primary key for a phrase it thought common: 20 s at a million
     tickets, for no match.)
     """
-    matching = tickets.filter(**{field: query}).order_by()
-    # The newest tickets of the scope, in an order an index serves: by id for agents (the primary key, or
-    # the open tickets' ids), by last activity for customers (their own or their organization's). The
-    # RECENT_WINDOW-th newest is found first (one index read), then the scan down from the newest stops as
-    # soon as it has WORD_MATCHES matches.
-    order = "pk" if field == "search_all" else "updated_at"
-    oldest_recent = Subquery(tickets.order_by(f"-{order}").values(order)[RECENT_WINDOW - 1 : RECENT_WINDOW])
-    floor = Value(0) if order == "pk" else Value(datetime(1970, 1, 1, tzinfo=UTC))
-    recent = (
-        matching.filter(**{f"{order}__gte": Coalesce(oldest_recent, floor)})
-        .order_by(f"-{order}")
-        .values_list("pk", flat=True)[:WORD_MATCHES]
-    )
-    steps = [_bound_sql(recent), _bound_sql(matching.values_list("pk", flat=True)[:GIN_MATCHES])]
+    queries = match_queries(tickets, field, query, text, email=email, look_alikes=look_alikes)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, kind FROM tickets_search_matches(%s, %s, %s, %s)",
-            [
-                _exact_email_sql(tickets, text) if email else None,
-                steps,
-                _bound_sql(_look_alikes(tickets, text)) if look_alikes else None,
-                ENOUGH_RECENT,
-            ],
+            [queries.exact, queries.steps, queries.look_alikes, ENOUGH_RECENT],
         )
         found: tuple[set[int], set[int], list[int]] = (set(), set(), [])
         for pk, kind in cursor.fetchall():
