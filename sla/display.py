@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sla.models import ClockState, TicketClock
+from sla.models import ClockState, Metric, TicketClock
 
 LABELS = {
     "on_track": "On track",
@@ -58,7 +58,9 @@ def countdown_html(clock: TicketClock, now: datetime) -> str:
         '<span class="sla sla-{}" title="{} due {}"><time class="sla-countdown" datetime="{}" '
         'data-warn="{}">{}</time></span>',
         status,
-        clock.get_metric_display(),
+        # The enum's label, not get_metric_display(), which flattens the field's choices on each call (once
+        # for each row of the ticket list).
+        Metric(clock.metric).label,
         # In the zone of the request (an agent's, see tickets/admin/timezones.py), labelled.
         timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M %Z"),
         clock.due_at.isoformat(),

@@ -1,9 +1,8 @@
-"""Template tags of the agent console: the header's unread count, the queue's row links."""
+"""Template tags of the agent console: the header's unread count."""
 
 from __future__ import annotations
 
 from django import template
-from django.urls import reverse
 
 from tickets import inbox
 from tickets.permissions import is_agent
@@ -19,13 +18,3 @@ def unread_notifications(context) -> str:
     if not is_agent(user):
         return ""
     return inbox.unread_label(inbox.unread_count(user))
-
-
-@register.simple_tag
-def ticket_rows(cl, results) -> list[tuple[str, int, object]]:
-    """The queue's result rows with each ticket's page address (the rows' `data-row-link`, which the
-    keyboard shortcuts and a click on the row follow)."""
-    return [
-        (reverse("admin:tickets_ticket_change", args=[ticket.pk]), ticket.pk, result)
-        for ticket, result in zip(cl.result_list, results, strict=False)
-    ]
