@@ -311,6 +311,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes counts failed sign-ins (portal and console) and locks out brute force.
     "helpdesk.auth_backends.SignInThrottleBackend",
+    # A user's permissions in one query (not ModelBackend's two), in the cache ModelBackend reads too.
+    "helpdesk.auth_backends.PermissionsBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "portal:login"

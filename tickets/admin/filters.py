@@ -1,11 +1,13 @@
 """List filters of the agent console."""
 
 import re
+from collections.abc import Mapping
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from sla.models import ClockState, TicketClock
@@ -74,7 +76,8 @@ class QueueFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
-        counts = queue_counts(request.user)
+        # Counted with the saved views' by the list (TicketAdmin.changelist_view), else here.
+        counts = getattr(request, QUEUE_COUNTS, None) or queue_counts(request.user)
         return [(key, f"{label} ({count_label(counts[key])})") for key, label in self.QUEUES] + [
             (ALL_TICKETS, "Any status, closed too")
         ]
@@ -115,6 +118,9 @@ def queue_conditions(user) -> dict[str, Q]:
     }
 
 
+#: Where the list keeps the queues' sizes for the request, counted with the sidebar's other numbers.
+QUEUE_COUNTS = "_console_queue_counts"
+
 #: Queue sizes are exact up to this; above it a queue says "1,000+" (a count costs what it reads).
 QUEUE_COUNT_CAP = 1000
 
@@ -123,17 +129,25 @@ def count_label(count: int, cap: int = QUEUE_COUNT_CAP) -> str:
     return f"{cap:,}+" if count > cap else f"{count:,}"
 
 
-def queue_counts(user) -> dict[str, int]:
+def queue_counts(user, more: Mapping[str, tuple[QuerySet, int]] | None = None) -> dict[str, int]:
     """Every queue's size, counted no further than QUEUE_COUNT_CAP + 1, in one query (one capped
     subquery per queue). What it costs does not grow with the history nor with the backlog: each
     subquery reads at most QUEUE_COUNT_CAP + 1 rows through an index — the SLA queues from the clocks'
     partial indexes of running and breached clocks (then each ticket by its key), the others from the
-    tickets' indexes of open tickets, of assignees and of unassigned open tickets."""
+    tickets' indexes of open tickets, of assignees and of unassigned open tickets.
+
+    `more`: other rows to count in the same query, by name, each with its cap (the saved views' tickets,
+    tickets/admin/workspace.py): the sidebar's numbers cost one query however many views it lists."""
+    sources = {name: (rows, QUEUE_COUNT_CAP) for name, rows in _queue_count_sources(user).items()}
+    sources.update(more or {})
     parts, params = [], []
-    sources = _queue_count_sources(user)
-    for name, rows in sources.items():
-        sql, sql_params = rows[: QUEUE_COUNT_CAP + 1].query.sql_with_params()
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS {name}_rows) AS {name}")  # noqa: S608 - Django's SQL
+    for index, (rows, cap) in enumerate(sources.values()):
+        try:
+            sql, sql_params = rows[: cap + 1].query.sql_with_params()
+        except EmptyResultSet:  # known to be empty without asking (a search that matched nothing)
+            parts.append("0")
+            continue
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS rows_{index})")  # noqa: S608 - Django's SQL
         params.extend(sql_params)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(parts)}", params)

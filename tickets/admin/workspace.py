@@ -1,8 +1,9 @@
 """The agent's own corner of the console: saved queue views and the notification centre.
 
 Saved views are the ticket list's filters and order under a name, listed with their counts in the list's
-sidebar. Each count is one query, capped (COUNT over at most VIEW_COUNT_CAP + 1 rows: "1,000+"), so the
-sidebar costs one small query per view whatever the number of tickets.
+sidebar. Each count is capped (COUNT over at most VIEW_COUNT_CAP + 1 rows: "1,000+"), and all of them are
+counted in the one query that counts the queues, whatever the number of views or of tickets (a view
+with a search costs the search's own queries first).
 
 The notification centre lists the agent's notifications (tickets.inbox), newest first, a page at a time
 by id (no OFFSET, no COUNT); opening one marks it read. Its settings page says which kinds also come by
@@ -25,7 +26,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from tickets import inbox
-from tickets.admin.filters import ALL_TICKETS, QueueFilter, default_queue, queue_conditions
+from tickets.admin.filters import (
+    ALL_TICKETS,
+    QUEUE_COUNTS,
+    QueueFilter,
+    default_queue,
+    queue_conditions,
+    queue_counts,
+)
 from tickets.models import Channel, Notification, NotificationSettings, SavedView, Severity, Status, Ticket
 from tickets.models.workspace import VIEW_PARAMETERS, clean_view_query
 from tickets.permissions import is_agent
@@ -62,29 +70,38 @@ def view_queryset(ticket_admin, request, parameters: dict[str, str]):
     return queryset
 
 
-def view_count(ticket_admin, request, view: SavedView) -> str:
-    """'37', or '1,000+' beyond the cap: one query, reading at most VIEW_COUNT_CAP + 1 rows."""
+def _view_rows(ticket_admin, request, view: SavedView):
+    """The ids of the view's tickets, or None for a view whose filters no longer make sense."""
     try:
-        found = view_queryset(ticket_admin, request, view.parameters).values("pk")[: VIEW_COUNT_CAP + 1]
-        count = found.count()
+        return view_queryset(ticket_admin, request, view.parameters).order_by().values("pk")
     except (ValueError, ValidationError, IncorrectLookupParameters):
-        return "?"
+        return None
+
+
+def _count_label(count: int) -> str:
     return f"{VIEW_COUNT_CAP:,}+" if count > VIEW_COUNT_CAP else f"{count:,}"
 
 
 def sidebar_views(ticket_admin, request) -> list[dict]:
     """The agent's saved views for the ticket list's sidebar: name, address, count, and whether the list
-    shows it now."""
+    shows it now. The views' counts and the queues' are one query (filters.queue_counts), whose queue
+    sizes the list's queue filter then shows (kept on the request)."""
     current = clean_view_query(request.GET.urlencode())
     changelist = reverse("admin:tickets_ticket_changelist")
+    views = list(SavedView.objects.filter(owner=request.user))
+    rows = {f"view_{view.pk}": _view_rows(ticket_admin, request, view) for view in views}
+    counted = queue_counts(
+        request.user, {name: (found, VIEW_COUNT_CAP) for name, found in rows.items() if found is not None}
+    )
+    setattr(request, QUEUE_COUNTS, {key: counted[key] for key, _ in QueueFilter.QUEUES})
     return [
         {
             "view": view,
             "url": f"{changelist}?{view.query}",
-            "count": view_count(ticket_admin, request, view),
+            "count": _count_label(counted[f"view_{view.pk}"]) if rows[f"view_{view.pk}"] is not None else "?",
             "current": view.query == current,
         }
-        for view in SavedView.objects.filter(owner=request.user)
+        for view in views
     ]
 
 
