@@ -159,3 +159,21 @@ def test_the_list_costs_the_same_queries_for_more_tickets(client, agent, request
     with CaptureQueriesContext(connection) as many:
         client.get(LIST)
     assert len(many) == len(few)
+
+
+@pytest.mark.parametrize("column", ["1", "2", "4", "8", "9"])
+def test_a_descending_column_is_the_ascending_list_read_backwards(client, agent, requester, column):
+    """The tiebreak (the queue order) turns with the clicked column, so that each order is read from an
+    index in one direction or the other (TicketChangeList.get_ordering)."""
+    for severity in (Severity.S1, Severity.S2, Severity.S2, Severity.S4):
+        for status in (Status.OPEN, Status.PENDING):
+            TicketFactory(requester=requester, severity=severity, status=status)
+    client.force_login(agent)
+
+    def listed(order):
+        response = client.get(LIST, {"queue": "all", "o": order})
+        return [ticket.pk for ticket in response.context["cl"].result_list]
+
+    ascending = listed(column)
+    assert len(ascending) == 8
+    assert listed(f"-{column}") == ascending[::-1]

@@ -459,6 +459,22 @@ class TicketChangeList(ChangeList):
         """The queue's table: the admin's headers, the rows written a column at a time (rows.py)."""
         return rows.table_context(self)
 
+    def get_ordering(self, request, queryset):
+        """A clicked column, then the queue order as the tiebreak (the admin's way); when the first
+        clicked column is descending the tiebreak is reversed too, so that a descending list is the
+        ascending one read backwards: both read in order from one index (the open tickets' by due time,
+        by age, and the queue order's), where a descending column followed by ascending ones made
+        PostgreSQL sort every open ticket (seconds at a million)."""
+        ordering = super().get_ordering(request, queryset)
+        if not self.params.get(ORDER_VAR, "").startswith("-"):
+            return ordering
+        tiebreak = list(queryset.query.order_by)  # the queue order, after the clicked columns
+        for start in range(len(ordering) - len(tiebreak), -1, -1):
+            if ordering[start : start + len(tiebreak)] == tiebreak:
+                # (It ends with the id: the admin's "-pk" after it adds nothing.)
+                return [*ordering[:start], *map(_reversed, tiebreak)]
+        return ordering
+
     def get_results(self, request):
         # A page reads what its cells show: a whole row held the description, the intake and two search
         # vectors, which were most of the bytes and of the time spent making the page's tickets.
@@ -469,6 +485,15 @@ class TicketChangeList(ChangeList):
         _attach_list_clocks(self.result_list)
         if self.query.strip():
             search.attach_snippets(self.result_list, self.query, viewer=request.user)
+
+
+def _reversed(order):
+    """An ordering term the other way round: "-created_at" for "created_at", nulls first for nulls last."""
+    if isinstance(order, str):
+        return order.removeprefix("-") if order.startswith("-") else f"-{order}"
+    order = order.copy()
+    order.reverse_ordering()
+    return order
 
 
 def _attach_list_clocks(tickets: list[Ticket]) -> None:

@@ -179,6 +179,18 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_queue_order",
             ),
+            # The console's list of open tickets by a clicked column, due time or age, then the queue order
+            # (a descending column reads it backwards: TicketChangeList.get_ordering).
+            models.Index(
+                fields=["sla_due_at", "severity", "created_at", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_due_order",
+            ),
+            models.Index(
+                fields=["created_at", "severity", "sla_due_at", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_age_order",
+            ),
             # "Is this ticket open?" answered from a small index (the SLA queues' counts ask it per clock).
             models.Index(fields=["id"], condition=Q(status__in=OPEN_STATUSES), name="ticket_open_ids"),
             models.Index(
@@ -219,9 +231,10 @@ class Ticket(models.Model):
             # Every ticket in queue order (`in_queue_order()`, the API list's default; a btree sorts nulls
             # last ascending, as that order wants): without it each page sorted the whole table.
             models.Index(fields=["severity", "sla_due_at", "created_at", "id"], name="ticket_queue_order"),
-            # The API's other orderings (and `due_before`), read from an index rather than sorted.
+            # The API's other orderings (and `due_before`), read from an index rather than sorted; the due
+            # time's also serves the console's list of every ticket by due time (then queue order).
             models.Index(fields=["updated_at"], name="ticket_updated"),
-            models.Index(fields=["sla_due_at"], name="ticket_sla_due"),
+            models.Index(fields=["sla_due_at", "severity", "created_at", "id"], name="ticket_due_order"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(severity__in=Severity.values), name="ticket_severity_valid"),
