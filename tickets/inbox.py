@@ -196,10 +196,14 @@ def inbox(user) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user).select_related("ticket")
 
 
+def unread(user):
+    """The agent's unread notifications (read from the partial index of unread ones)."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True)
+
+
 def unread_count(user) -> int:
-    """The agent's unread notifications, counted up to UNREAD_CAP + 1 (the partial index answers)."""
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
-    return unread[: UNREAD_CAP + 1].count()
+    """The agent's unread notifications, counted up to UNREAD_CAP + 1."""
+    return unread(user)[: UNREAD_CAP + 1].count()
 
 
 def unread_label(count: int) -> str:

@@ -386,3 +386,27 @@ def test_ticket_page_shows_related_tickets(agent_client, requester, organization
     ticket_create(requester=requester, subject="Earlier problem", description="x")
     content = agent_client.get(change_url(ticket)).content.decode()
     assert "Earlier problem" in content and "Related tickets" in content
+
+
+def test_the_organization_filter_lists_a_bounded_number_and_the_chosen_one(agent_client, monkeypatch):
+    from tickets.admin import filters
+    from tickets.models import Organization
+
+    monkeypatch.setattr(filters, "ORGANIZATIONS_LISTED", 2)
+    for name in ("Delta", "Alpha", "Charlie", "Bravo"):
+        Organization.objects.create(name=name)
+    delta = Organization.objects.get(name="Delta")
+
+    def listed(params):
+        response = agent_client.get(CHANGELIST, params)
+        (spec,) = [s for s in response.context["cl"].filter_specs if s.title == "organization"]
+        return [title for _, title in spec.lookup_choices], response.content.decode()
+
+    names, page = listed({})
+    assert names == ["Alpha", "Bravo"]
+    assert "And more: open one from a customer's page." in page
+    names, page = listed({"organization__id__exact": delta.pk})
+    assert names == ["Alpha", "Bravo", "Delta"]
+    assert f'<li class="selected">\n    <a href="?organization__id__exact={delta.pk}">Delta</a>' in page
+    refused = agent_client.get(CHANGELIST, {"organization__id__exact": "x"})
+    assert refused.status_code == 302 and "e=1" in refused["Location"]

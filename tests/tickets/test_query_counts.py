@@ -138,3 +138,53 @@ def test_ticket_page_is_flat_in_messages(client, requester, agent):
     # 17, and the header's unread-notifications badge (every console page); 17 since issue 15: the agent's
     # permissions are one query (helpdesk.auth_backends.PermissionsBackend).
     assert before == 17
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"queue": "mine"},
+        {"queue": "unassigned_urgent"},
+        {"queue": "at_risk"},
+        {"queue": "breached", "o": "-8"},
+        {"queue": "waiting"},
+        {"queue": "all", "o": "-9"},
+        {"severity__exact": "S2", "assignee": "none"},
+        {"channel__exact": "email", "o": "4"},
+        {"organization": True},
+        {"q": "calendar"},
+        {"queue": "open", "q": "calendar", "o": "-2"},
+    ],
+)
+def test_console_list_queries_are_few_and_flat(client, requester, agent, query):
+    """Issue 15: each console list is at most 12 queries, the same with 3 tickets as with 30 and with
+    saved views: session, user, permissions, the saved views, one query for every number beside the rows
+    (the queues', the views', the unread badge's, the newest event), organizations and agents for the
+    filters, the capped total, the page of tickets, their clocks (10); a search adds its matches and
+    the page's snippets (12)."""
+    from tickets.models import SavedView
+
+    SavedView.objects.create(owner=agent, name="High", query="severity__exact=S2")
+    SavedView.objects.create(owner=agent, name="Mine", query="queue=mine&o=9")
+    if query.pop("organization", False):
+        query["organization__id__exact"] = requester.membership.organization_id
+    client.force_login(agent)
+    url = reverse("admin:tickets_ticket_changelist")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, query)
+        assert response.status_code == 200
+        return len(queries)
+
+    for severity in (Severity.S1, Severity.S2, Severity.S3):
+        ticket_create(requester=requester, subject="Calendar sync", description="Stopped.", severity=severity)
+    count()  # warm: the session learns the agent's time zone
+    few = count()
+    for index in range(27):
+        ticket = new_ticket(requester, (Severity.S2, Severity.S4)[index % 2])
+        if index % 3 == 0:
+            ticket_reply(ticket=ticket, author=agent, body="Calendar sync is back.")
+    assert count() == few
+    assert few <= 12

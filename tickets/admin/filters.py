@@ -5,28 +5,30 @@ from collections.abc import Mapping
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from sla.models import ClockState, TicketClock
-from tickets.models import OPEN_STATUSES, Severity, Status, Ticket
+from tickets.models import OPEN_STATUSES, Organization, Severity, Status, Ticket
 from tickets.permissions import agents
 
-_AGENT_ID = re.compile(r"[0-9]{1,18}")
+_ID = re.compile(r"[0-9]{1,18}")
 
 
 class AssigneeFilter(admin.SimpleListFilter):
-    """Assigned to me, unassigned, or a given agent."""
+    """Assigned to me, unassigned, or a given agent (their ids and names only)."""
 
     title = "assignee"
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
+        username = get_user_model().USERNAME_FIELD
+        names = agents().order_by(username).values_list("pk", "first_name", "last_name", username)
         return [("me", "Assigned to me"), ("none", "Unassigned")] + [
-            (str(agent.pk), agent.get_full_name() or agent.get_username())
-            for agent in agents().order_by("username")
+            (str(pk), f"{first} {last}".strip() or login) for pk, first, last, login in names
         ]
 
     def queryset(self, request, queryset):
@@ -37,11 +39,41 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee__isnull=True)
         # ASCII digits only (isdigit() takes "²", which int() refuses), as many as a bigint holds
         # (SQLite cannot even be asked about a larger number).
-        if value and _AGENT_ID.fullmatch(value):
+        if value and _ID.fullmatch(value):
             return queryset.filter(assignee_id=int(value))
         if value:
             raise IncorrectLookupParameters(f"No agent has the id {value!r}.")
         return queryset
+
+
+#: The organization filter lists this many organizations, by name (and the chosen one).
+ORGANIZATIONS_LISTED = 50
+
+
+class OrganizationFilter(admin.SimpleListFilter):
+    """The organizations, by name: the first ORGANIZATIONS_LISTED and the chosen one, their ids and names
+    read from the names' index whatever the number of customers (the admin's own filter read and listed
+    every organization, whole). Any other is reached from its customers' pages ("All tickets of …") or
+    by its id in the address, as before (`?organization__id__exact=`)."""
+
+    title = "organization"
+    parameter_name = "organization__id__exact"
+    template = "admin/tickets/ticket/organization_filter.html"
+
+    def lookups(self, request, model_admin):
+        if self.value() is not None and not _ID.fullmatch(self.value()):
+            raise IncorrectLookupParameters(f"No organization has the id {self.value()!r}.")
+        by_name = Organization.objects.order_by("name").values_list("pk", "name")  # its unique index
+        listed = list(by_name[: ORGANIZATIONS_LISTED + 1])
+        self.more = len(listed) > ORGANIZATIONS_LISTED
+        listed = listed[:ORGANIZATIONS_LISTED]
+        chosen = int(self.value()) if self.value() else None
+        if chosen is not None and chosen not in {pk for pk, _ in listed}:
+            listed = sorted([*listed, *by_name.filter(pk=chosen)], key=lambda row: row[1])
+        return listed
+
+    def queryset(self, request, queryset):
+        return queryset.filter(organization_id=int(self.value())) if self.value() else queryset
 
 
 def default_queue(params) -> str:
@@ -129,7 +161,11 @@ def count_label(count: int, cap: int = QUEUE_COUNT_CAP) -> str:
     return f"{cap:,}+" if count > cap else f"{count:,}"
 
 
-def queue_counts(user, more: Mapping[str, tuple[QuerySet, int]] | None = None) -> dict[str, int]:
+def queue_counts(
+    user,
+    more: Mapping[str, tuple[QuerySet, int]] | None = None,
+    values: Mapping[str, QuerySet] | None = None,
+) -> dict[str, int | None]:
     """Every queue's size, counted no further than QUEUE_COUNT_CAP + 1, in one query (one capped
     subquery per queue). What it costs does not grow with the history nor with the backlog: each
     subquery reads at most QUEUE_COUNT_CAP + 1 rows through an index — the SLA queues from the clocks'
@@ -137,7 +173,8 @@ def queue_counts(user, more: Mapping[str, tuple[QuerySet, int]] | None = None) -
     tickets' indexes of open tickets, of assignees and of unassigned open tickets.
 
     `more`: other rows to count in the same query, by name, each with its cap (the saved views' tickets,
-    tickets/admin/workspace.py): the sidebar's numbers cost one query however many views it lists."""
+    the unread notifications: tickets/admin/workspace.py); `values`: single values read in it too (the
+    newest event's id). The list's sidebar and header cost one query however many views it lists."""
     sources = {name: (rows, QUEUE_COUNT_CAP) for name, rows in _queue_count_sources(user).items()}
     sources.update(more or {})
     parts, params = [], []
@@ -149,10 +186,14 @@ def queue_counts(user, more: Mapping[str, tuple[QuerySet, int]] | None = None) -
             continue
         parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS rows_{index})")  # noqa: S608 - Django's SQL
         params.extend(sql_params)
+    for rows in (values or {}).values():
+        sql, sql_params = rows[:1].query.sql_with_params()
+        parts.append(f"({sql})")
+        params.extend(sql_params)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(parts)}", params)
         row = cursor.fetchone()
-    return dict(zip(sources, row, strict=True))
+    return dict(zip([*sources, *(values or {})], row, strict=True))
 
 
 def _queue_count_sources(user) -> dict:

@@ -29,7 +29,7 @@ from sla.display import ticket_sla_html
 from sla.models import TicketClock
 from tickets import intake, satisfaction, search, selectors, services
 from tickets.admin import chats, rows, ticket_page, workspace
-from tickets.admin.filters import AssigneeFilter, QueueFilter
+from tickets.admin.filters import AssigneeFilter, OrganizationFilter, QueueFilter
 from tickets.admin.forms import CandidateInlineForm, ReplyForm, TicketAdminForm, intake_lines_field
 from tickets.admin.knowledge import TicketSelfService
 from tickets.agents import may_share_macros
@@ -107,7 +107,7 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
         "age",
     )
     list_display_links = ("reference_display", "subject_line")
-    list_filter = (QueueFilter, "severity", "status", "channel", "organization", AssigneeFilter)
+    list_filter = (QueueFilter, "severity", "status", "channel", OrganizationFilter, AssigneeFilter)
     list_select_related = ("organization", "requester", "assignee")
     # Searched by tickets.search (get_search_results); the admin only needs to know there is a search.
     search_fields = ("subject",)
@@ -337,10 +337,12 @@ class TicketAdmin(TicketSelfService, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         """The queue: its saved views with their counts in the sidebar, and live updates (the agents'
         socket; the rows are fetched again, rendered here, when an event comes)."""
+        numbers = workspace.list_numbers(self, request)  # one query, before the tickets are read
         extra_context = {
             **(extra_context or {}),
-            "live_after": selectors.last_event_id(),
-            "saved_views": workspace.sidebar_views(self, request),
+            "live_after": numbers.newest_event,
+            "saved_views": numbers.views,
+            "unread_label": numbers.unread,  # the header's badge (templatetags/console.py)
             "save_view_url": workspace.save_view_url(request),
             "shortcuts_script": _shortcuts_script(),
         }

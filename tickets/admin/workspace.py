@@ -13,6 +13,7 @@ email.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django import forms
@@ -34,7 +35,16 @@ from tickets.admin.filters import (
     queue_conditions,
     queue_counts,
 )
-from tickets.models import Channel, Notification, NotificationSettings, SavedView, Severity, Status, Ticket
+from tickets.models import (
+    Channel,
+    Event,
+    Notification,
+    NotificationSettings,
+    SavedView,
+    Severity,
+    Status,
+    Ticket,
+)
 from tickets.models.workspace import VIEW_PARAMETERS, clean_view_query
 from tickets.permissions import is_agent
 
@@ -82,27 +92,43 @@ def _count_label(count: int) -> str:
     return f"{VIEW_COUNT_CAP:,}+" if count > VIEW_COUNT_CAP else f"{count:,}"
 
 
-def sidebar_views(ticket_admin, request) -> list[dict]:
-    """The agent's saved views for the ticket list's sidebar: name, address, count, and whether the list
-    shows it now. The views' counts and the queues' are one query (filters.queue_counts), whose queue
-    sizes the list's queue filter then shows (kept on the request)."""
+@dataclass(frozen=True)
+class ListNumbers:
+    """What the ticket list shows beside its rows, read in one query before them: the saved views
+    (name, address, count, whether the list shows it now), the unread notifications' badge, and the
+    newest event's id (where the list's live updates start: events after it come over the socket)."""
+
+    views: list[dict]
+    unread: str
+    newest_event: int
+
+
+def list_numbers(ticket_admin, request) -> ListNumbers:
+    """The ticket list's numbers: its saved views' counts, the queues' (kept on the request for the queue
+    filter), the unread badge's and the newest event, in the one query that counts the queues
+    (filters.queue_counts)."""
     current = clean_view_query(request.GET.urlencode())
     changelist = reverse("admin:tickets_ticket_changelist")
     views = list(SavedView.objects.filter(owner=request.user))
     rows = {f"view_{view.pk}": _view_rows(ticket_admin, request, view) for view in views}
-    counted = queue_counts(
-        request.user, {name: (found, VIEW_COUNT_CAP) for name, found in rows.items() if found is not None}
-    )
+    more = {name: (found, VIEW_COUNT_CAP) for name, found in rows.items() if found is not None}
+    more["unread"] = (inbox.unread(request.user).values("pk"), inbox.UNREAD_CAP)
+    newest = Event.objects.order_by("-pk").values("pk")
+    counted = queue_counts(request.user, more, {"newest_event": newest})
     setattr(request, QUEUE_COUNTS, {key: counted[key] for key, _ in QueueFilter.QUEUES})
-    return [
-        {
-            "view": view,
-            "url": f"{changelist}?{view.query}",
-            "count": _count_label(counted[f"view_{view.pk}"]) if rows[f"view_{view.pk}"] is not None else "?",
-            "current": view.query == current,
-        }
-        for view in views
-    ]
+    return ListNumbers(
+        views=[
+            {
+                "view": view,
+                "url": f"{changelist}?{view.query}",
+                "count": "?" if rows[f"view_{view.pk}"] is None else _count_label(counted[f"view_{view.pk}"]),
+                "current": view.query == current,
+            }
+            for view in views
+        ],
+        unread=inbox.unread_label(counted["unread"]),
+        newest_event=counted["newest_event"] or 0,
+    )
 
 
 def save_view_url(request) -> str:

@@ -12,9 +12,11 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def unread_notifications(context) -> str:
-    """The signed-in agent's unread notifications ('0' … '99+'); '' for anyone else. One capped count."""
+    """The signed-in agent's unread notifications ('0' … '99+'); '' for anyone else. One capped count,
+    unless the page counted it already (the ticket list, with its sidebar: `unread_label`)."""
     request = context.get("request")
     user = getattr(request, "user", None)
     if not is_agent(user):
         return ""
-    return inbox.unread_label(inbox.unread_count(user))
+    counted = context.get("unread_label")
+    return counted if counted is not None else inbox.unread_label(inbox.unread_count(user))
