@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import escape as html_escape
 
 from django.contrib.admin import ModelAdmin
 from django.contrib.admin.templatetags.admin_list import result_headers, result_hidden_fields, results
@@ -25,6 +26,7 @@ from django.contrib.admin.utils import display_for_field, display_for_value, quo
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import Promise
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -40,7 +42,12 @@ class Row:
 
     link: str
     ticket_id: object
-    cells: list[SafeString]  # the admin's ResultList where the admin rendered them (list_editable)
+    cells: list[str]  # each cell's HTML (the admin's ResultList where the admin rendered them)
+
+    @property
+    def cells_html(self) -> SafeString:
+        """The cells, joined: one value for the template to write, not ten."""
+        return mark_safe("".join(self.cells))  # noqa: S308 - each cell escaped as it was made
 
 
 @dataclass(frozen=True)
@@ -79,8 +86,16 @@ def rows(changelist) -> Iterator[Row]:
             if column.link:
                 content = links.anchor(result, pk, content)
             open_tag = column.open_tag.replace('">', ' nowrap">', 1) if is_date else column.open_tag
-            cells.append(mark_safe(open_tag + conditional_escape(content) + column.close_tag))  # noqa: S308 - escaped
+            cells.append(f"{open_tag}{_html(content)}{column.close_tag}")
         yield Row(links.plain(pk), pk, cells)
+
+
+def _html(content) -> str:
+    """`conditional_escape` without its per-call checks for lazy strings (its output, byte for byte): a
+    page makes some 500 cells."""
+    if isinstance(content, Promise):
+        content = str(content)
+    return content.__html__() if hasattr(content, "__html__") else html_escape(str(content))
 
 
 class _Links:
@@ -123,7 +138,7 @@ class _Links:
         opener = ""
         if self.popup:
             opener = f' data-popup-opener="{conditional_escape(result.serializable_value(self.popup_field))}"'
-        return mark_safe(f'<a href="{href}"{opener}>{conditional_escape(content)}</a>')  # noqa: S308 - escaped
+        return mark_safe(f'<a href="{href}"{opener}>{_html(content)}</a>')  # noqa: S308 - escaped
 
 
 def _columns(changelist) -> list[_Column] | None:

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("sla", "0008_queue_indexes"),
-        ("tickets", "0024_search_one_round_trip"),
+        ("tickets", "0025_portal_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
