@@ -196,6 +196,10 @@ def queue_counts(
     return dict(zip([*sources, *(values or {})], row, strict=True))
 
 
+#: The queues counted from the clocks' indexes rather than from the tickets'.
+CLOCK_QUEUES = ("at_risk", "breached")
+
+
 def _queue_count_sources(user) -> dict:
     """Each queue as the rows to count: ticket ids. The SLA queues read clocks (each from its index
     alone, then whether its ticket is open), a ticket once however many of its clocks are late: the
@@ -203,8 +207,9 @@ def _queue_count_sources(user) -> dict:
     between their warn time and their due time)."""
     conditions = queue_conditions(user)
     now = timezone.now()
+    # (The SLA queues' own conditions are not built into querysets here: they are counted from clocks.)
     sources = {
-        name: Ticket.objects.filter(condition).order_by().values("pk")
+        name: Ticket.objects.filter(condition).order_by().values("pk") if name not in CLOCK_QUEUES else None
         for name, condition in conditions.items()
     }
     # "Is its ticket open?" as a scalar subquery per clock, not a join: PostgreSQL then reads the clocks'
