@@ -202,9 +202,10 @@ CLOCK_QUEUES = ("at_risk", "breached")
 
 def _queue_count_sources(user) -> dict:
     """Each queue as the rows to count: ticket ids. The SLA queues read clocks (each from its index
-    alone, then whether its ticket is open), a ticket once however many of its clocks are late: the
-    breached clocks' index is in ticket order, so that costs nothing; the at-risk ones are few (clocks
-    between their warn time and their due time)."""
+    alone; a breached clock, which stays breached when its ticket is resolved, then whether its ticket
+    is open), a ticket once however many of its clocks are late: the breached clocks' index is in ticket
+    order, so that costs nothing; the at-risk ones are few (clocks between their warn time and their due
+    time)."""
     conditions = queue_conditions(user)
     now = timezone.now()
     # (The SLA queues' own conditions are not built into querysets here: they are counted from clocks.)
@@ -221,8 +222,11 @@ def _queue_count_sources(user) -> dict:
         .filter(open_ticket__isnull=False)
         .order_by()
     )
+    # A running clock (neither met nor paused) is always an open ticket's: the SLA engine pauses every
+    # clock of a ticket that is resolved or closed (sla.clocks.PAUSED_IN). So the at-risk clocks are read
+    # from their index alone, without asking each one's ticket (6,300 probes at a million: 50 ms).
     sources["at_risk"] = (
-        open_clocks.filter(
+        TicketClock.objects.order_by().filter(
             state=ClockState.ACTIVE,
             met_at__isnull=True,
             paused_at__isnull=True,
