@@ -71,12 +71,13 @@ def main() -> None:
     for name, rows in _queue_count_sources(agent).items():
         sql = search._bound_sql(rows[: QUEUE_COUNT_CAP + 1])
         plans.append((f"queue count `{name}` (capped at {QUEUE_COUNT_CAP + 1:,} rows)", sql, False))
-    breached = (
-        console.filter(queue_conditions(agent)["breached"])
-        .order_by("severity", "sla_due_at", "created_at", "-pk")
-        .values("pk", "subject")[:50]
-    )
-    plans.append(("queue `breached`: its first page in queue order", search._bound_sql(breached), False))
+    for name, condition in queue_conditions(agent).items():
+        page = (
+            console.filter(condition)
+            .order_by("severity", "sla_due_at", "created_at", "-pk")
+            .values("pk", "subject")[:50]
+        )
+        plans.append((f"queue `{name}`: its first page in queue order", search._bound_sql(page), False))
 
     from django.db import connection, transaction
 
