@@ -226,7 +226,8 @@ def _queue_count_sources(user) -> dict:
     # clock of a ticket that is resolved or closed (sla.clocks.PAUSED_IN). So the at-risk clocks are read
     # from their index alone, without asking each one's ticket (6,300 probes at a million: 50 ms).
     sources["at_risk"] = (
-        TicketClock.objects.order_by().filter(
+        TicketClock.objects.order_by()
+        .filter(
             state=ClockState.ACTIVE,
             met_at__isnull=True,
             paused_at__isnull=True,
