@@ -130,6 +130,7 @@ def shipped_defaults(transactional_db):
     importlib.import_module("tickets.migrations.0007_webhook_outbox").schedule_sweep(apps, None)
     importlib.import_module("tickets.migrations.0008_housekeeping_schedule").schedule_housekeeping(apps, None)
     importlib.import_module("tickets.migrations.0016_chats").schedule_quiet_chats(apps, None)
+    importlib.import_module("tickets.migrations.0028_dashboard_rollup_triggers").schedule_refresh(apps, None)
     ensure_agents_group()
     clear_cache()
 

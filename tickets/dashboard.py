@@ -1,10 +1,14 @@
 """The SLA dashboard's figures: set-based aggregate queries over a date range, never a loop over tickets.
 
 Every function takes a `DateRange`, the half-open interval [start, end) of UTC instants (the dashboard
-page turns whole UTC days into one), except `open_by_severity_status`, a snapshot of now. Each one runs
-one query (the backlog on databases other than PostgreSQL: two), however many tickets there are; only
-what comes back (at most a few hundred grouped rows, or on SQLite one column of durations) is arranged in
-Python.
+page turns whole UTC days into one), except `open_by_severity_status`, a snapshot of now, and optionally
+an organization's id (its tickets only). Each one runs one query (the backlog on databases other than
+PostgreSQL: two), however many tickets there are; only what comes back (at most a few hundred grouped
+rows, or on SQLite one column of durations) is arranged in Python.
+
+These read the tickets and clocks themselves, so their cost grows with the tickets of the range. On
+PostgreSQL the page reads the same figures from daily roll-ups instead (tickets/rollups.py); these stay
+as the reference the roll-ups are tested against, and as the page's source on SQLite (the embedded mode).
 
 Conventions:
 - A ticket's severity is its current severity (a clock stores none of its own).
@@ -94,7 +98,7 @@ class DateRange:
 # --- open tickets -------------------------------------------------------------------------------------
 
 
-def open_by_severity_status() -> dict[str, dict[str, int]]:
+def open_by_severity_status(organization: int | None = None) -> dict[str, dict[str, int]]:
     """Tickets open now, counted per severity and open status: `{"S1": {"new": 2, "open": 0, ...}, ...}`.
 
     A snapshot of the present (a ticket's past statuses are in its audit trail, not in a column), so it
@@ -102,7 +106,8 @@ def open_by_severity_status() -> dict[str, dict[str, int]]:
     """
     counts = {severity: dict.fromkeys(OPEN_STATUSES, 0) for severity in Severity.values}
     rows = (
-        Ticket.objects.filter(status__in=OPEN_STATUSES)
+        _tickets(organization)
+        .filter(status__in=OPEN_STATUSES)
         .values("severity", "status")
         .annotate(n=Count("*"))
         .order_by()
@@ -136,7 +141,7 @@ class Attainment:
         return round(100 * self.met / self.decided, 1) if self.decided else None
 
 
-def sla_attainment(period: DateRange) -> list[Attainment]:
+def sla_attainment(period: DateRange, organization: int | None = None) -> list[Attainment]:
     """Attainment of first_response and resolution per severity and UTC week of the ticket's creation,
     for tickets created in `period`. A clock counts as met on time when `met_at` is set and `breached_at`
     is not, as breached when `breached_at` is set (met late or not at all), and as running otherwise.
@@ -157,7 +162,8 @@ def sla_attainment(period: DateRange) -> list[Attainment]:
     else:
         week = TruncWeek("ticket__created_at", tzinfo=UTC)
     rows = (
-        TicketClock.objects.filter(
+        _clocks(organization)
+        .filter(
             metric__in=ATTAINMENT_METRICS,
             ticket__created_at__gte=period.start,
             ticket__created_at__lt=period.end,
@@ -221,7 +227,7 @@ def percentile(ordered: list[timedelta], fraction: float) -> timedelta:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def first_response_times(period: DateRange) -> list[ResponseTimes]:
+def first_response_times(period: DateRange, organization: int | None = None) -> list[ResponseTimes]:
     """Median and 90th percentile of `met_at − started_at` per severity, over first_response clocks met
     in `period` (on time or late). Severities with no such clock are left out; ordered by severity.
 
@@ -229,7 +235,7 @@ def first_response_times(period: DateRange) -> list[ResponseTimes]:
     the query returns only (severity, duration) pairs, sorted, and the percentiles are read off them.
     """
     duration = ExpressionWrapper(F("met_at") - F("started_at"), output_field=DurationField())
-    clocks = TicketClock.objects.filter(
+    clocks = _clocks(organization).filter(
         metric=Metric.FIRST_RESPONSE, met_at__gte=period.start, met_at__lt=period.end
     )
     if connection.vendor == "postgresql":
@@ -270,12 +276,13 @@ def backlog_step(period: DateRange) -> timedelta:
     return timedelta(days=1) if period.days <= DAILY_BACKLOG_MAX_DAYS else timedelta(weeks=1)
 
 
-def _bucket_ends(period: DateRange, step: timedelta) -> list[datetime]:
+def backlog_bucket_ends(period: DateRange, step: timedelta) -> list[datetime]:
+    """The end of each backlog bucket: every `step` from the range's start, the last one at its end."""
     count = math.ceil((period.end - period.start) / step)
     return [min(period.start + (i + 1) * step, period.end) for i in range(count)]
 
 
-def backlog(period: DateRange) -> list[BacklogPoint]:
+def backlog(period: DateRange, organization: int | None = None) -> list[BacklogPoint]:
     """Tickets open at the end of each bucket (day or week, see `backlog_step`) of `period`: created
     before the bucket's end and not done (resolved or closed) before it. The buckets start at
     `period.start`; the last one may be shorter and ends at `period.end`.
@@ -288,11 +295,11 @@ def backlog(period: DateRange) -> list[BacklogPoint]:
     if not (_is_midnight_utc(period.start) and _is_midnight_utc(period.end)):
         raise ValueError("the backlog needs a range of whole UTC days")
     step = backlog_step(period)
-    ends = _bucket_ends(period, step)
+    ends = backlog_bucket_ends(period, step)
     if connection.vendor == "postgresql":
-        counts = _backlog_postgresql(period, step, len(ends))
+        counts = _backlog_postgresql(period, step, len(ends), organization)
     else:
-        counts = _backlog_portable(period, step, len(ends))
+        counts = _backlog_portable(period, step, len(ends), organization)
     return [
         BacklogPoint(day=(at - timedelta(microseconds=1)).date(), at=at, open=n)
         for at, n in zip(ends, counts, strict=True)
@@ -307,11 +314,14 @@ def _done():
     return Coalesce("resolved_at", "closed_at")
 
 
-def _backlog_portable(period: DateRange, step: timedelta, buckets: int) -> list[int]:
+def _backlog_portable(
+    period: DateRange, step: timedelta, buckets: int, organization: int | None
+) -> list[int]:
     before = Q(created_at__lt=period.start)
     still_open = Q(done__isnull=True) | Q(done__gte=period.start)
     created = (
-        Ticket.objects.annotate(done=_done())
+        _tickets(organization)
+        .annotate(done=_done())
         .filter(created_at__lt=period.end)
         .filter(~before | still_open)
         .values(
@@ -325,7 +335,8 @@ def _backlog_portable(period: DateRange, step: timedelta, buckets: int) -> list[
         .order_by()
     )
     done = (
-        Ticket.objects.annotate(done=_done())
+        _tickets(organization)
+        .annotate(done=_done())
         .filter(done__gte=period.start, done__lt=period.end)
         .values(day=TruncDate("done", tzinfo=UTC))
         .annotate(n=Count("*"))
@@ -348,18 +359,21 @@ def _backlog_portable(period: DateRange, step: timedelta, buckets: int) -> list[
     return counts
 
 
-def _backlog_postgresql(period: DateRange, step: timedelta, buckets: int) -> list[int]:
+def _backlog_postgresql(
+    period: DateRange, step: timedelta, buckets: int, organization: int | None
+) -> list[int]:
     """One pass over the tickets open at some point of the range, counted per pair (bucket of creation,
     bucket where done): a creation before the range falls in a bucket "-infinity" before the first, a
     ticket not done by the end has no second bucket. The few hundred pairs become +n in the first bucket
     and −n in the second; a running SUM over the buckets (generate_series, so that empty ones count too)
     gives the backlog at the end of each."""
     table = connection.ops.quote_name(Ticket._meta.db_table)
+    of_organization = " AND organization_id = %(organization)s" if organization is not None else ""
     sql = f"""
         WITH tickets AS (
             SELECT created_at, COALESCE(resolved_at, closed_at) AS done_at
             FROM {table}
-            WHERE created_at < %(end)s
+            WHERE created_at < %(end)s{of_organization}
         ),
         pairs AS (
             SELECT CASE WHEN created_at < %(start)s THEN '-infinity'::timestamptz
@@ -389,7 +403,13 @@ def _backlog_postgresql(period: DateRange, step: timedelta, buckets: int) -> lis
         ORDER BY buckets.bucket
         OFFSET 1
     """  # noqa: S608 - the table name comes from the model; every value is a parameter
-    params = {"start": period.start, "end": period.end, "step": step, "buckets": buckets}
+    params = {
+        "start": period.start,
+        "end": period.end,
+        "step": step,
+        "buckets": buckets,
+        "organization": organization,
+    }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [int(n) for (n,) in cursor.fetchall()]
@@ -398,11 +418,12 @@ def _backlog_postgresql(period: DateRange, step: timedelta, buckets: int) -> lis
 # --- channels ----------------------------------------------------------------------------------------
 
 
-def tickets_by_channel(period: DateRange) -> dict[str, int]:
+def tickets_by_channel(period: DateRange, organization: int | None = None) -> dict[str, int]:
     """Tickets created in `period` per channel, every channel present (zeros included). One GROUP BY."""
     counts = dict.fromkeys(Channel.values, 0)
     rows = (
-        Ticket.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        _tickets(organization)
+        .filter(created_at__gte=period.start, created_at__lt=period.end)
         .values("channel")
         .annotate(n=Count("*"))
         .order_by()
@@ -410,3 +431,13 @@ def tickets_by_channel(period: DateRange) -> dict[str, int]:
     for row in rows:
         counts[row["channel"]] = row["n"]
     return counts
+
+
+def _tickets(organization: int | None):
+    tickets = Ticket.objects.all()
+    return tickets if organization is None else tickets.filter(organization_id=organization)
+
+
+def _clocks(organization: int | None):
+    clocks = TicketClock.objects.all()
+    return clocks if organization is None else clocks.filter(ticket__organization_id=organization)

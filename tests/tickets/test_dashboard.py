@@ -1,5 +1,9 @@
 """The SLA dashboard: every figure against a hand-counted fixture, the page (who may see it, the range
-form, the CSV) and the query count, which must not grow with the number of tickets.
+and organization form, the CSV) and the query count, which must not grow with the number of tickets.
+
+The figures' functions here are the live reference (`tickets.dashboard`); the page reads them from the
+roll-ups on PostgreSQL (tests/tickets/test_dashboard_rollups.py compares the two) and from the live
+functions on SQLite, so the page's tests hold in both modes.
 
 The fixture is twelve tickets around the range 2025-03-03 (a Monday) to 2025-03-16, both included, i.e.
 [2025-03-03 00:00 UTC, 2025-03-17 00:00 UTC): two UTC weeks. The numbers in the comments are counted by
@@ -280,7 +284,7 @@ def test_default_range_is_the_last_twelve_weeks(agent_client):
     assert response.status_code == 200
     form = response.context["form"]
     today = timezone.now().date()
-    assert form.cleaned_data == {"start": today - timedelta(days=83), "end": today}
+    assert form.cleaned_data == {"start": today - timedelta(days=83), "end": today, "organization": None}
     assert len(response.context["chart_data"]["backlog"]["values"]) == 84
     assert default_range(date(2025, 3, 16)) == {"start": date(2024, 12, 23), "end": date(2025, 3, 16)}
 
@@ -317,6 +321,9 @@ def test_staff_without_the_ticket_permission_is_refused(client, db):
         ({"start": "2025-13-45", "end": "2025-03-01"}, "Enter a valid date."),
         ({"start": "yesterday", "end": "x" * 500}, "Enter a valid date."),
         (query(date(9999, 12, 1), date(9999, 12, 31)), "too far in the future"),
+        (query(FIRST, LAST, organization="acme"), "Select a valid choice."),
+        (query(FIRST, LAST, organization="999999999"), "Select a valid choice."),
+        (query(FIRST, LAST, organization="1" * 40), "Select a valid choice."),
     ],
 )
 def test_bad_ranges_are_form_errors(agent_client, params, message):
@@ -408,6 +415,51 @@ def test_csv_has_every_section(agent_client, world):
     ]
 
 
+def test_one_organization(agent_client, world, organization, other_organization):
+    """The world's tickets are all `organization`'s; another's S1 ticket by email counts for all only."""
+    TicketFactory(
+        requester=CustomerFactory(membership__organization=other_organization),
+        severity=Severity.S1,
+        status=Status.OPEN,
+        channel=Channel.EMAIL,
+        created_at=at(5, 10),
+    )
+    everyone = agent_client.get(URL, query(FIRST, LAST))
+    assert everyone.context["figures"].organization == "All organizations"
+    assert everyone.context["chart_data"]["open"]["open"] == [2, 0, 0, 0, 0]
+    response = agent_client.get(URL, query(FIRST, LAST, organization=organization.pk))
+    assert response.status_code == 200
+    data = response.context["chart_data"]
+    assert data["open"]["open"] == [1, 0, 0, 0, 0]  # T2 only
+    assert {c["key"]: c["count"] for c in data["channels"]}["email"] == 1  # T1
+    assert data["backlog"]["values"] == [2, 3, 4, 3, 3, 4, 5, 6, 7, 6, 6, 6, 6, 7]
+    content = response.content.decode()
+    assert f"Showing <strong>{organization.name}</strong>" in content
+    assert f'<option value="{organization.pk}" selected>{organization.name}</option>' in content
+    assert f"organization={organization.pk}" in response.context["csv_query"]
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                agent_client.get(
+                    URL, query(FIRST, LAST, organization=organization.pk, format="csv")
+                ).content.decode()
+            )
+        )
+    )
+    assert rows[1] == ["organization", organization.name]
+    assert ["S1", "0", "1", "0", "0", "1"] in rows
+
+
+def test_the_page_from_the_tickets_is_the_page_from_the_roll_ups(agent_client, world, monkeypatch):
+    """What SQLite's mode shows (the live functions) is what PostgreSQL's roll-ups show."""
+    from tickets import rollups
+
+    params = query(FIRST, LAST)
+    read = agent_client.get(URL, params).context["chart_data"]
+    monkeypatch.setattr(rollups, "available", lambda: False)
+    assert agent_client.get(URL, params).context["chart_data"] == read
+
+
 def test_console_home_links_to_the_dashboard_and_the_queues(agent_client):
     content = agent_client.get(reverse("admin:index")).content.decode()
     assert 'id="agent-console"' in content
@@ -466,23 +518,30 @@ def make_tickets(count: int) -> None:
     TicketClock.objects.bulk_create(clocks)
 
 
-def dashboard_queries(client) -> list[str]:
+def dashboard_queries(client, params: dict | None = None) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(URL)
+        response = client.get(URL, params or {})
     assert response.status_code == 200
     return [entry["sql"] for entry in captured.captured_queries]
 
 
 def test_query_count_does_not_grow_with_the_tickets(agent_client):
-    make_tickets(10)
+    make_tickets(20)
     dashboard_queries(agent_client)  # the session's first console page also reads the agent's time zone
     few = dashboard_queries(agent_client)
-    make_tickets(90)
+    make_tickets(200)  # over ten times as many days, which the page (on PostgreSQL) refreshes first
     many = dashboard_queries(agent_client)
-    assert Ticket.objects.count() == 100
+    assert Ticket.objects.count() == 220
     assert len(many) == len(few), "\n".join(many)
-    # Session, user, permissions and the figures: a small fixed number.
+    # Session, user, permissions, the notification badge, the organizations and the figures.
     assert len(many) <= 12, "\n".join(many)
+    again = dashboard_queries(agent_client)  # nothing left to refresh: the same statements
+    assert len(again) == len(many), "\n".join(again)
+    year = {"start": (timezone.now() - timedelta(days=364)).date().isoformat()}
+    assert len(dashboard_queries(agent_client, year)) == len(many)
+    # One organization: the same statements (the one chosen is checked against the select's choices).
+    organization = Ticket.objects.values_list("organization_id", flat=True).first()
+    assert len(dashboard_queries(agent_client, {**year, "organization": organization})) == len(many)
     csv_before = len(dashboard_queries_csv(agent_client))
     make_tickets(50)
     assert len(dashboard_queries_csv(agent_client)) == csv_before

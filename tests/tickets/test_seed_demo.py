@@ -1,18 +1,23 @@
 """`manage.py seed_demo`: idempotent demo data through the services; benchmark volume in bulk."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from sla.models import Metric, TicketClock
+from tickets import dashboard, rollups
 from tickets.agents import AGENTS_GROUP
 from tickets.models import (
+    OPEN_STATUSES,
     Candidate,
     Channel,
+    DashboardStaleTicket,
     Event,
     Membership,
     Message,
@@ -163,8 +168,9 @@ def test_benchmark_tickets_are_added_in_bulk_with_their_created_events():
     assert Message.objects.filter(ticket__in=bulk, internal=True).exists()
     assert not Message.objects.filter(ticket__in=bulk, internal=True).exclude(author_role="agent").exists()
     assert not Message.objects.filter(ticket__in=bulk, created_at__lt=F("ticket__created_at")).exists()
-    # Open tickets have a resolution clock; the search vectors are what the triggers would have built.
-    assert not bulk.open().filter(sla_clocks__isnull=True).exists()
+    assert_benchmark_clocks(bulk)
+    assert_dashboard_rebuilt()
+    # The search vectors are what the triggers would have built.
     sample = list(bulk.order_by("pk").values_list("pk", "search_all", "search_public")[:20])
     with connection.cursor() as cursor:
         for pk, *_ in sample:
@@ -174,6 +180,56 @@ def test_benchmark_tickets_are_added_in_bulk_with_their_created_events():
     with connection.cursor() as cursor:
         cursor.execute("SHOW session_replication_role")
         assert cursor.fetchone()[0] == "origin"
+
+
+def assert_benchmark_clocks(bulk) -> None:
+    """Every ticket has a first-response clock: met at its first agent reply, on time or late
+    (breached), or still unmet for a new ticket; and a resolution clock: met when it was resolved (on
+    time or late) or running for an open one. The queue's sort key is the nearest running due time."""
+    first_responses = TicketClock.objects.filter(ticket__in=bulk, metric=Metric.FIRST_RESPONSE)
+    resolutions = TicketClock.objects.filter(ticket__in=bulk, metric=Metric.RESOLUTION)
+    assert first_responses.count() == resolutions.count() == bulk.count()
+    assert not first_responses.filter(ticket__status=Status.NEW, met_at__isnull=False).exists()
+    answered = first_responses.exclude(ticket__status=Status.NEW)
+    assert not answered.filter(met_at__isnull=True).exists()
+    first_agent_reply = (
+        Message.objects.filter(ticket=OuterRef("ticket"), author_role="agent", internal=False)
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
+    assert not answered.exclude(met_at=Subquery(first_agent_reply)).exists()
+    late = answered.filter(state="breached")
+    assert late.exists() and answered.filter(state="met").exists()
+    assert not late.exclude(breached_at__lt=F("met_at")).exists()
+    assert answered.count() > 4 * late.count()  # about one in five is late
+    done = resolutions.filter(ticket__status__in=[Status.RESOLVED, Status.CLOSED])
+    assert not done.exclude(met_at=F("ticket__resolved_at")).exists()
+    assert done.filter(state="breached").exists() and done.filter(state="met").exists()
+    assert not resolutions.filter(ticket__status__in=OPEN_STATUSES, met_at__isnull=False).exists()
+    nearest = (
+        TicketClock.objects.filter(
+            ticket=OuterRef("pk"), met_at__isnull=True, paused_at__isnull=True, due_at__isnull=False
+        )
+        .order_by("due_at")
+        .values("due_at")[:1]
+    )
+    with_nearest = bulk.annotate(nearest=Subquery(nearest))
+    assert with_nearest.filter(nearest__isnull=False).count() == bulk.filter(sla_due_at__isnull=False).count()
+    assert not with_nearest.filter(nearest__isnull=False).exclude(sla_due_at=F("nearest")).exists()
+
+
+def assert_dashboard_rebuilt() -> None:
+    """The dashboard's roll-ups were rebuilt at the end of the load: equal to the live figures."""
+    assert not DashboardStaleTicket.objects.exists()
+    today = timezone.now().date()
+    period = dashboard.DateRange.from_days(today - timedelta(days=364), today)
+    figures = rollups.range_figures(period)
+    assert figures.backlog == dashboard.backlog(period)
+    assert figures.attainment == dashboard.sla_attainment(period)
+    assert figures.channels == dashboard.tickets_by_channel(period)
+    assert rollups.open_by_severity_status() == dashboard.open_by_severity_status()
+    counts = {row.severity: row.count for row in rollups.first_response_times(period)}
+    assert counts == {row.severity: row.count for row in dashboard.first_response_times(period)}
 
 
 def test_password_option_sets_one_password_and_existing_users_keep_theirs():

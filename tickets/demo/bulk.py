@@ -12,9 +12,15 @@ run a million text parsers; the triggers are switched off for the session meanwh
 (`helpdesk.search_sync`), and foreign keys are not re-checked row by row (`session_replication_role`,
 when the database user may set it) — every id written comes from rows just read.
 
-Statuses are final states with consistent `resolved_at`/`closed_at`; open tickets get a resolution clock
-(breached when its target has passed, paused while pending or on hold), so the console's SLA queues are
-not empty. The intermediate history (status and assignment events) is not generated.
+Statuses are final states with consistent `resolved_at`/`closed_at`. Every ticket gets its SLA clocks,
+counted around the clock on targets close to the shipped chart's: a first response, met at the first
+agent reply (drawn between 5 % and 125 % of the target, so about one in five is late: breached) or still
+running for `new` tickets (breached once its target has passed); and a resolution, met at `resolved_at`
+(breached when that was past the target) or, for open tickets, running (breached when its target has
+passed, paused while pending or on hold). So the console's SLA queues and the dashboard's attainment and
+response times have a year of data. The intermediate history (status and assignment events) is not
+generated. The dashboard's roll-ups are rebuilt once at the end, in one pass, rather than marked day by
+day by their triggers (`helpdesk.dashboard_sync` is off meanwhile).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from datetime import datetime, timedelta
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
+from tickets import rollups
 from tickets.demo import data
 from tickets.demo.seed import fill, ticket_context
 
@@ -46,8 +53,13 @@ AGE_HOURS = {
 }
 #: Time to resolution (hours) by severity.
 RESOLUTION_HOURS = {"S1": (1, 12), "S2": (4, 96), "S3": (6, 288), "S4": (24, 480), "S5": (24, 720)}
-#: The resolution target of the open tickets' clocks (minutes, around the clock) by severity.
+#: The resolution target of the tickets' clocks (minutes, around the clock) by severity.
 RESOLUTION_TARGET_MINUTES = {"S1": 8 * 60, "S2": 2 * 1440, "S3": 5 * 1440, "S4": 15 * 1440, "S5": 30 * 1440}
+#: The first-response target (minutes, around the clock): the shipped chart's minutes.
+FIRST_RESPONSE_TARGET_MINUTES = {"S1": 30, "S2": 4 * 60, "S3": 540, "S4": 3 * 540, "S5": 5 * 540}
+#: How long the first agent reply takes, as a share of the first-response target: uniform over this
+#: span, so that a fifth of the answered tickets are answered late.
+FIRST_REPLY_SPAN = (0.05, 1.25)
 WARN_AT_PERCENT = 75
 #: Distinct texts rendered per scenario and organization; tickets draw from this pool.
 VARIANTS_PER_SCENARIO = 4
@@ -143,13 +155,16 @@ def generate_benchmark_tickets(
             cursor.execute("ANALYZE tickets_candidate")
             cursor.execute("ANALYZE tickets_event")
             cursor.execute("RESET helpdesk.search_sync")
+            cursor.execute("RESET helpdesk.dashboard_sync")
             cursor.execute("RESET session_replication_role")
             cursor.execute("DROP TABLE IF EXISTS seed_variant, seed_message, seed_candidate, seed_ticket")
+    rollups.rebuild()
     return count
 
 
 def _prepare_session(cursor) -> None:
     cursor.execute("SET helpdesk.search_sync = 'off'")
+    cursor.execute("SET helpdesk.dashboard_sync = 'off'")
     cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     if cursor.fetchone()[0]:
         # Skips the deferred foreign-key checks (one queued trigger event per row otherwise).
@@ -170,7 +185,7 @@ def _prepare_session(cursor) -> None:
     cursor.execute(
         "CREATE TEMP TABLE seed_ticket (id bigint, idx int, status text, channel text, requester_id bigint, "
         "assignee_id bigint, created_at timestamptz, updated_at timestamptz, resolved_at timestamptz, "
-        "closed_at timestamptz, messages int)"
+        "closed_at timestamptz, messages int, first_reply_at timestamptz)"
     )
 
 
@@ -270,7 +285,8 @@ def _copy_shapes(cursor, rng, variants, size, requesters, agent_ids, now, first_
 
 
 def _shape(rng, variant: _Variant, status, channel, requesters, agent_ids, now, latest) -> tuple:
-    """requester, assignee, created, updated, resolved, closed and the number of messages of a ticket."""
+    """requester, assignee, created, updated, resolved, closed, the number of messages and the time of the
+    first agent reply (none for a new ticket) of a ticket."""
     lo, hi = AGE_HOURS[status]
     created = now - timedelta(hours=rng.uniform(lo, hi))
     resolved_at = closed_at = None
@@ -294,7 +310,14 @@ def _shape(rng, variant: _Variant, status, channel, requesters, agent_ids, now, 
     # New tickets have not been triaged yet; agent-channel ones were filed by their agent.
     assignee = rng.choice(agent_ids) if status != "new" or channel == "agent" else None
     requester = rng.choice(requesters[variant.organization_id])
-    return (requester, assignee, created, updated, resolved_at, closed_at, messages)
+    first_reply = None
+    if status != "new":
+        # Before the fix and the close, so that the conversation reads in order.
+        target = timedelta(minutes=FIRST_RESPONSE_TARGET_MINUTES[variant.severity])
+        first_reply = created + min(
+            target * rng.uniform(*FIRST_REPLY_SPAN), ((resolved_at or updated) - created) * 0.5
+        )
+    return (requester, assignee, created, updated, resolved_at, closed_at, messages, first_reply)
 
 
 def _insert_batch(cursor, fallback_agent_id: int, now: datetime) -> None:
@@ -318,7 +341,8 @@ def _insert_batch(cursor, fallback_agent_id: int, now: datetime) -> None:
         ORDER BY s.id
         """  # noqa: S608 - column names are constants
     )
-    # The messages spread between the ticket's creation and its last update; agents' ones by the
+    # The first message (the agent's question) is the first reply; the others spread between it and the
+    # last update (a new ticket's between its creation and its last update); agents' ones by the
     # assignee (or the first agent for a ticket nobody has taken yet).
     cursor.execute(
         """
@@ -328,7 +352,9 @@ def _insert_batch(cursor, fallback_agent_id: int, now: datetime) -> None:
                  ELSE coalesce(s.assignee_id, %s) END,
             m.author_role, m.body, m.internal,
             CASE WHEN s.channel IN ('portal', 'email', 'chat') THEN s.channel ELSE 'portal' END,
-            s.created_at + (s.updated_at - s.created_at) * m.seq / (s.messages + 1)
+            CASE WHEN s.first_reply_at IS NULL
+                THEN s.created_at + (s.updated_at - s.created_at) * m.seq / (s.messages + 1)
+                ELSE s.first_reply_at + (s.updated_at - s.first_reply_at) * (m.seq - 1) / s.messages END
         FROM seed_ticket s JOIN seed_message m ON m.idx = s.idx AND m.seq <= s.messages
         ORDER BY s.id, m.seq
         """,
@@ -351,38 +377,57 @@ def _insert_batch(cursor, fallback_agent_id: int, now: datetime) -> None:
         ORDER BY s.id
         """
     )
-    targets = " ".join(
+    fr_targets = " ".join(
+        f"WHEN '{severity}' THEN {minutes}" for severity, minutes in FIRST_RESPONSE_TARGET_MINUTES.items()
+    )
+    res_targets = " ".join(
         f"WHEN '{severity}' THEN {minutes}" for severity, minutes in RESOLUTION_TARGET_MINUTES.items()
     )
+    # As the clocks service leaves them: met on time, or met late (breached at its due time); running,
+    # breached once due, or paused while the ticket waits (no due time then).
     cursor.execute(
         f"""
         INSERT INTO sla_ticketclock (ticket_id, metric, clock, target_minutes, warn_at_percent, state, cycle,
             started_at, pauses, paused_at, due_at, at_risk_at, warned_at, met_at, breached_at)
-        SELECT c.id, 'resolution', '24x7', c.target, {WARN_AT_PERCENT},
-            CASE WHEN c.paused THEN 'paused' WHEN c.due <= %(now)s THEN 'breached' ELSE 'active' END,
+        SELECT c.id, c.metric, '24x7', c.target, {WARN_AT_PERCENT},
+            CASE WHEN c.met IS NOT NULL THEN CASE WHEN c.met > c.due THEN 'breached' ELSE 'met' END
+                 WHEN c.paused THEN 'paused' WHEN c.due <= %(now)s THEN 'breached' ELSE 'active' END,
             0, c.created_at, '[]'::jsonb,
             CASE WHEN c.paused THEN c.updated_at END,
             CASE WHEN NOT c.paused THEN c.due END,
-            CASE WHEN NOT c.paused
+            CASE WHEN c.met IS NULL AND NOT c.paused
                 THEN c.created_at + make_interval(mins => c.target * {WARN_AT_PERCENT} / 100) END,
-            NULL, NULL,
-            CASE WHEN NOT c.paused AND c.due <= %(now)s THEN c.due END
+            NULL,
+            c.met,
+            CASE WHEN c.met > c.due OR (c.met IS NULL AND NOT c.paused AND c.due <= %(now)s) THEN c.due END
         FROM (
-            SELECT s.id, s.created_at, s.updated_at, s.status IN ('pending', 'on_hold') AS paused,
-                (CASE v.severity {targets} END) AS target,
-                s.created_at + make_interval(mins => (CASE v.severity {targets} END)) AS due
-            FROM seed_ticket s JOIN seed_variant v ON v.idx = s.idx
-            WHERE s.status IN ('new', 'open', 'pending', 'on_hold')
-        ) c
-        ORDER BY c.id
+            SELECT t.*, t.created_at + make_interval(mins => t.target) AS due
+            FROM (
+                SELECT s.id, 'first_response' AS metric, s.created_at, s.updated_at, false AS paused,
+                    s.first_reply_at AS met, (CASE v.severity {fr_targets} END) AS target
+                FROM seed_ticket s JOIN seed_variant v ON v.idx = s.idx
+                UNION ALL
+                SELECT s.id, 'resolution', s.created_at, s.updated_at,
+                    s.resolved_at IS NULL AND s.status IN ('pending', 'on_hold'),
+                    s.resolved_at, (CASE v.severity {res_targets} END)
+                FROM seed_ticket s JOIN seed_variant v ON v.idx = s.idx
+            ) AS t
+        ) AS c
+        ORDER BY c.id, c.metric
         """,  # noqa: S608 - constants
         {"now": now},
     )
+    # The queue's sort key: the nearest due time of a running clock.
     cursor.execute(
         """
-        UPDATE tickets_ticket t SET sla_due_at = c.due_at
-        FROM sla_ticketclock c, seed_ticket s
-        WHERE c.ticket_id = s.id AND t.id = s.id AND c.metric = 'resolution' AND c.due_at IS NOT NULL
+        UPDATE tickets_ticket t SET sla_due_at = c.due
+        FROM (
+            SELECT c.ticket_id, min(c.due_at) AS due
+            FROM sla_ticketclock c JOIN seed_ticket s ON s.id = c.ticket_id
+            WHERE c.met_at IS NULL AND c.paused_at IS NULL AND c.due_at IS NOT NULL
+            GROUP BY c.ticket_id
+        ) AS c
+        WHERE t.id = c.ticket_id
         """
     )
 

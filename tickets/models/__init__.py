@@ -20,6 +20,13 @@ from .inbound import InboundEmail
 from .integrations import ApiToken, IdempotencyRecord, WebhookDelivery, WebhookEvent, WebhookSubscription
 from .macros import Macro
 from .organizations import TIMEZONE_CHOICES, Membership, Organization
+from .rollups import (
+    DashboardDay,
+    DashboardMove,
+    DashboardResponseBucket,
+    DashboardStaleTicket,
+    DashboardTicket,
+)
 from .satisfaction import Rating, SatisfactionRating
 from .tickets import Candidate, Ticket, parse_reference
 from .workspace import Notification, NotificationSettings, SavedView
@@ -38,6 +45,11 @@ __all__ = [
     "Candidate",
     "Channel",
     "Chat",
+    "DashboardDay",
+    "DashboardMove",
+    "DashboardResponseBucket",
+    "DashboardStaleTicket",
+    "DashboardTicket",
     "Deflection",
     "Event",
     "IdempotencyRecord",
