@@ -103,6 +103,8 @@ def _scope(organization: int | None) -> Q:
 
 @dataclass(frozen=True)
 class RangeFigures:
+    """What `range_figures` reads in its one query: the reference's attainment, backlog and channels."""
+
     attainment: list[Attainment]
     backlog: list[BacklogPoint]
     channels: dict[str, int]
@@ -138,6 +140,7 @@ def range_figures(period: DateRange, organization: int | None = None) -> RangeFi
 
     The backlog sums every day before the range: a year of history is ~9,000 all-organization rows
     (25 severity × channel pairs a day), read from an index in a few milliseconds."""
+    _whole_days(period)
     step = backlog_step(period)
     ends = backlog_bucket_ends(period, step)
     scope = "organization_id IS NULL" if organization is None else "organization_id = %(organization)s"
@@ -232,6 +235,7 @@ def first_response_times(period: DateRange, organization: int | None = None) -> 
     """As `dashboard.first_response_times` (count exact, median and p90 within `PERCENTILE_PRECISION`):
     the histogram of the range, summed per severity and bucket by the database from the whole months
     inside the range and the days at its ends. One query."""
+    _whole_days(period)
     first, last = period.first_day, period.last_day
     months_from = first if first.day == 1 else _next_month(first)
     months_until = _next_month(last) if last.day == calendar.monthrange(last.year, last.month)[1] else last
@@ -264,6 +268,11 @@ def first_response_times(period: DateRange, organization: int | None = None) -> 
         )
         for severity, histogram in histograms.items()
     ]
+
+
+def _whole_days(period: DateRange) -> None:
+    if period != DateRange.from_days(period.first_day, period.last_day):
+        raise ValueError("the roll-ups hold whole UTC days")
 
 
 def _next_month(day: date) -> date:

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sla.models import Clock, Metric, TicketClock
-from tests.factories import PASSWORD, CustomerFactory, TicketFactory, UserFactory
+from tests.factories import PASSWORD, CustomerFactory, OrganizationFactory, TicketFactory, UserFactory
 from tickets import dashboard
 from tickets.admin.dashboard import DashboardRangeForm, default_range
 from tickets.models import Channel, Severity, Status, Ticket
@@ -448,6 +448,20 @@ def test_one_organization(agent_client, world, organization, other_organization)
     )
     assert rows[1] == ["organization", organization.name]
     assert ["S1", "0", "1", "0", "0", "1"] in rows
+
+
+def test_an_organization_beyond_the_listed_ones_is_chosen_by_its_id(agent_client, monkeypatch, db):
+    from tickets.admin import dashboard as page
+
+    monkeypatch.setattr(page, "ORGANIZATIONS_LISTED", 2)
+    first, second, third = (OrganizationFactory(name=f"Org {letter}") for letter in "ABC")
+    listed = agent_client.get(URL, query(FIRST, LAST)).content.decode()
+    assert f'value="{first.pk}"' in listed and f'value="{second.pk}"' in listed
+    assert f'value="{third.pk}"' not in listed
+    response = agent_client.get(URL, query(FIRST, LAST, organization=third.pk))
+    assert response.status_code == 200
+    assert response.context["figures"].organization == "Org C"
+    assert f'<option value="{third.pk}" selected>Org C</option>' in response.content.decode()
 
 
 def test_the_page_from_the_tickets_is_the_page_from_the_roll_ups(agent_client, world, monkeypatch):

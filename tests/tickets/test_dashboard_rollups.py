@@ -418,6 +418,14 @@ def test_two_refreshes_at_once_count_each_day_once():
 # --- the percentiles' precision -----------------------------------------------------------------------
 
 
+def test_the_roll_ups_need_whole_days():
+    half_days = dashboard.DateRange(START + timedelta(hours=12), START + timedelta(days=2))
+    with pytest.raises(ValueError, match="whole UTC days"):
+        rollups.range_figures(half_days)
+    with pytest.raises(ValueError, match="whole UTC days"):
+        rollups.first_response_times(half_days)
+
+
 def test_buckets_are_five_percent_wide():
     assert rollups.bucket_bounds(0) == (0.0, 1.0)
     for bucket in (1, 2, 50, 300):

@@ -12,6 +12,7 @@ staff) or refused (staff without the permission).
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode
@@ -25,6 +26,7 @@ from django.utils import timezone
 
 from sla.models import Metric
 from tickets import dashboard, rollups
+from tickets.admin.filters import ORGANIZATIONS_LISTED
 from tickets.admin.tickets import SEVERITY_COLOURS
 from tickets.models import OPEN_STATUSES, Channel, Organization, Severity, Status
 
@@ -70,8 +72,15 @@ class DashboardRangeForm(forms.Form):
         self._organizations: list[tuple[int, str]] | None = None
 
     def _organization_choices(self) -> list[tuple[str | int, str]]:
+        """As the console's organization filter: the first ORGANIZATIONS_LISTED by name (their unique
+        index), and the chosen one if it is not among them (reached by its id in the address)."""
         if self._organizations is None:
-            self._organizations = list(Organization.objects.order_by("name").values_list("pk", "name"))
+            by_name = Organization.objects.order_by("name").values_list("pk", "name")
+            listed = list(by_name[:ORGANIZATIONS_LISTED])
+            chosen = str(self.data.get("organization") or "")
+            if re.fullmatch(r"[0-9]{1,18}", chosen) and int(chosen) not in {pk for pk, _ in listed}:
+                listed = sorted([*listed, *by_name.filter(pk=int(chosen))], key=lambda row: row[1])
+            self._organizations = listed
         return [("", "All organizations"), *self._organizations]
 
     @property
@@ -121,8 +130,8 @@ class Figures:
     def compute(
         cls, period: dashboard.DateRange, organization: int | None = None, organization_name: str = ""
     ) -> Figures:
-        """From the roll-ups where the database keeps them (after recomputing the days changed since
-        the last refresh: one statement), else from the tickets."""
+        """From the roll-ups where the database keeps them (after applying the changes since the last
+        refresh: one statement), else from the tickets."""
         step = "day" if dashboard.backlog_step(period) == timedelta(days=1) else "week"
         name = organization_name or "All organizations"
         if rollups.available():
